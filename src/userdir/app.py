@@ -1,0 +1,28 @@
+"""The application factory: everything wired per app, nothing created at import time."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from userdir.cache import cache_ctx
+from userdir.config import Settings
+from userdir.db import engine_ctx
+from userdir.errors import add_request_id, error_middleware
+from userdir.keys import SETTINGS
+from userdir.routes import setup_routes
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([engine_ctx, cache_ctx])
+    app.on_response_prepare.append(add_request_id)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("userdir", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    setup_routes(app)
+    return app

@@ -1,0 +1,175 @@
+"""Response caching: an interface, an in-process LRU and a Redis backend, with generations.
+
+Keys carry a per-namespace generation number; a write bumps it, so responses cached before
+the write are never served after it (they simply age out).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from userdir.keys import CACHE, SETTINGS
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+    async def generation(self, namespace: str) -> int: ...
+    async def bump(self, namespace: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """A bounded LRU with per-entry expiry; the clock is injectable so tests never sleep."""
+
+    def __init__(self, max_entries: int, clock: Clock = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._generations: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at <= self.clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._entries[key] = (self.clock() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    async def generation(self, namespace: str) -> int:
+        return self._generations.get(namespace, 0)
+
+    async def bump(self, namespace: str) -> None:
+        self._generations[namespace] = self._generations.get(namespace, 0) + 1
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+class RedisCache:
+    """Shared between processes; Redis's own eviction policy bounds its size."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "userdir") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.client.get(f"{self.prefix}:c:{key}")
+        return None if value is None else bytes(value)
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self.client.set(f"{self.prefix}:c:{key}", value, px=max(1, int(ttl * 1000)))
+
+    async def generation(self, namespace: str) -> int:
+        value = await self.client.get(f"{self.prefix}:g:{namespace}")
+        return int(value or 0)
+
+    async def bump(self, namespace: str) -> None:
+        await self.client.incr(f"{self.prefix}:g:{namespace}")
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def create_cache(url: str, *, max_entries: int, prefix: str = "userdir") -> Cache:
+    if url == "memory://":
+        return MemoryCache(max_entries)
+    return RedisCache(aioredis.from_url(url), prefix)
+
+
+async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    cache = create_cache(
+        settings.cache_url, max_entries=settings.cache_max_entries, prefix=settings.cache_prefix
+    )
+    try:
+        if isinstance(cache, RedisCache):
+            await cache.client.ping()  # fail at start-up, not on the first request
+            log.info("cache: redis %s", settings.cache_url.split("@")[-1])
+        app[CACHE] = cache
+        yield
+    finally:
+        await cache.close()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResponse:
+    """What a GET handler produces: everything needed to answer again from the cache."""
+
+    body: bytes
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    status: int = 200
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "b": self.body.decode(),
+                "t": self.content_type,
+                "h": dict(self.headers),
+                "s": self.status,
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> CachedResponse:
+        data: dict[str, Any] = orjson.loads(raw)
+        return cls(data["b"].encode(), data["t"], data["h"], data["s"])
+
+
+def cache_key(namespace: str, params: Mapping[str, Any]) -> str:
+    """The normalized query: parameters sorted, defaults already filled in by the schema."""
+    return f"{namespace}:{orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode()}"
+
+
+async def cached(
+    request: web.Request,
+    namespace: str,
+    params: Mapping[str, Any],
+    produce: Callable[[], Awaitable[CachedResponse]],
+) -> web.Response:
+    """Answer from the cache when possible, else from `produce()`, storing its result."""
+    cache = request.app[CACHE]
+    ttl = request.app[SETTINGS].cache_ttl
+    generation = await cache.generation(namespace)
+    key = f"{generation}:{cache_key(namespace, params)}"
+    raw = await cache.get(key) if ttl > 0 else None
+    state = "HIT"
+    if raw is None:
+        state = "MISS"
+        result = await produce()
+        if ttl > 0 and result.status == 200:
+            await cache.set(key, result.encode(), ttl)
+    else:
+        result = CachedResponse.decode(raw)
+    response = web.Response(body=result.body, status=result.status, headers=result.headers)
+    response.content_type = result.content_type
+    response.headers["Cache-Control"] = f"public, max-age={ttl}" if ttl > 0 else "no-store"
+    response.headers["Vary"] = "Accept"
+    response.headers["X-Cache"] = state
+    return response

@@ -1,0 +1,114 @@
+"""The `userdir` command: serve, migrate, reset."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from userdir import migrations
+from userdir.app import create_app
+from userdir.config import ConfigError, Settings, load_settings
+from userdir.db import censored, create_engine, create_sessionmaker
+from userdir.sample import load_sample_data
+from userdir.server import serve
+
+log = logging.getLogger("userdir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="userdir", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="serve the HTTP API")
+    serve_cmd.add_argument("--host", help="interface to bind (default: $HOST or 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, help="port (default: $PORT or 5005)")
+    serve_cmd.add_argument(
+        "--reset-db",
+        action="store_true",
+        help="drop everything, migrate and load the bundled sample data first",
+    )
+
+    db_cmd = commands.add_parser("db", help="manage the database schema")
+    db_commands = db_cmd.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations up to the newest")
+    db_commands.add_parser("reset", help="drop everything, migrate, load the sample data")
+    return parser
+
+
+async def reset_database(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrations.reset(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            await load_sample_data(session)
+    finally:
+        await engine.dispose()
+    log.info("database reset and sample data loaded: %s", censored(settings.database_url))
+
+
+async def upgrade_database(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrations.upgrade(engine)
+    finally:
+        await engine.dispose()
+    log.info("database migrated to head: %s", censored(settings.database_url))
+
+
+async def run_server(settings: Settings, reset: bool) -> None:
+    if reset:
+        await reset_database(settings)
+    await serve(
+        create_app(settings),
+        settings.host,
+        settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "serve":
+        overrides = {"HOST": args.host, "PORT": None if args.port is None else str(args.port)}
+        settings = load_settings({**os.environ, **{k: v for k, v in overrides.items() if v}})
+        _event_loop_policy()
+        asyncio.run(run_server(settings, args.reset_db))
+    elif args.db_command == "upgrade":
+        asyncio.run(upgrade_database(settings))
+    else:
+        asyncio.run(reset_database(settings))
+
+
+def _event_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional off Linux/macOS
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(os.environ)
+        _run(args, settings)
+    except ConfigError as exc:
+        print(f"userdir: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ConnectionError) as exc:
+        print(f"userdir: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

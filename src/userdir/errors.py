@@ -1,0 +1,138 @@
+"""One error envelope: RFC 9457 problem details, produced by one middleware."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID = web.RequestKey("request_id", str)
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An error the client can act on; translated to problem+json by `error_middleware`."""
+
+    status: ClassVar[int] = 400
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Unprocessable(ApiError):
+    status = 422
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
+def problem(
+    request: web.Request,
+    status: int,
+    detail: str,
+    *,
+    errors: Sequence[Mapping[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        # about:blank: the problem is fully described by the HTTP status and its title.
+        "type": "about:blank",
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path_qs if len(request.path_qs) <= 2048 else request.path,
+        "request_id": request.get(REQUEST_ID, ""),
+        "errors": list(errors),
+    }
+    return web.Response(
+        status=status,
+        body=orjson.dumps(body),
+        content_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[REQUEST_ID] = _request_id(request)
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return problem(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
+        detail = _http_detail(request, exc)
+        return problem(request, exc.status, detail, headers=headers)
+    except Exception:
+        log.exception(
+            "unhandled error [request_id=%s] %s %s",
+            request[REQUEST_ID],
+            request.method,
+            request.path,
+        )
+        return problem(request, 500, "The server could not complete the request.")
+
+
+def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
+    if exc.status == 404:
+        return f"No resource at {request.path}."
+    if exc.status == 405:
+        allowed = exc.headers.get("Allow", "")
+        return f"Method {request.method} is not allowed here; allowed: {allowed}."
+    return exc.reason
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, streamed ones too, names its request id."""
+    if REQUEST_ID in request:
+        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]

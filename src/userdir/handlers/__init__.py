@@ -1,0 +1,1 @@
+"""Request handlers: parse with a schema, consult the cache, query, dump, respond."""

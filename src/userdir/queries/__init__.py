@@ -1,0 +1,1 @@
+"""All SQL lives here: small async functions taking the session first."""

@@ -1,0 +1,1 @@
+"""marshmallow schemas: the wire format in and out, named for their direction."""

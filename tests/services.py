@@ -1,0 +1,69 @@
+"""The real PostgreSQL and Redis the suite runs against: one database per test run.
+
+Reachable: used. Unreachable: with CI=true the run fails; elsewhere those tests are skipped
+and the reason is printed in the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(what: str, reason: object) -> None:
+    message = f"{what} unreachable ({reason})"
+    if IN_CI:
+        pytest.fail(f"{message}: CI=true requires it", pytrace=False)
+    pytest.skip(f"{message}: SKIPPED the tests that need it")
+
+
+def pg_database_name() -> str:
+    return f"userdir_test_{RUN_ID}"
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database() -> str:
+    """Create this run's database; returns its SQLAlchemy URL."""
+    name = pg_database_name()
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))  # name is ours, not user input
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        unavailable(f"PostgreSQL at {PG_ADMIN_DSN}", exc)
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+def drop_pg_database() -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{pg_database_name()}" WITH (FORCE)'))
+
+
+def check_redis() -> str:
+    async def ping() -> None:
+        client = aioredis.from_url(REDIS_URL, socket_connect_timeout=3)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, aioredis.RedisError) as exc:
+        unavailable(f"Redis at {REDIS_URL}", exc)
+    return REDIS_URL
