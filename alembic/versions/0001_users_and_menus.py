@@ -18,6 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "data_version",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_data_version")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("username", sa.String(length=255), nullable=False),
@@ -81,3 +87,4 @@ def downgrade() -> None:
     op.drop_table("item")
     op.drop_table("restaurant")
     op.drop_table("users")
+    op.drop_table("data_version")

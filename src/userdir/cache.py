@@ -1,7 +1,8 @@
-"""Response caching: an interface, an in-process LRU and a Redis backend, with generations.
+"""Response caching: an interface, an in-process LRU and a Redis backend.
 
-Keys carry a per-namespace generation number; a write bumps it, so responses cached before
-the write are never served after it (they simply age out).
+Keys carry the data version of what they show (see models/version.py): a write bumps it in
+its own transaction, so a response cached before a write is never served after it, whichever
+process wrote; the stale entries simply age out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from userdir.keys import CACHE, SETTINGS
+from userdir.keys import CACHE, SESSIONMAKER, SETTINGS
+from userdir.queries.versions import get_version
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,6 @@ Clock = Callable[[], float]
 class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
-    async def generation(self, namespace: str) -> int: ...
-    async def bump(self, namespace: str) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -39,7 +39,6 @@ class MemoryCache:
         self.max_entries = max_entries
         self.clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._generations: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -61,12 +60,6 @@ class MemoryCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    async def generation(self, namespace: str) -> int:
-        return self._generations.get(namespace, 0)
-
-    async def bump(self, namespace: str) -> None:
-        self._generations[namespace] = self._generations.get(namespace, 0) + 1
-
     async def close(self) -> None:
         self._entries.clear()
 
@@ -80,17 +73,10 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(f"{self.prefix}:c:{key}")
-        return None if value is None else bytes(value)
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self.client.set(f"{self.prefix}:c:{key}", value, px=max(1, int(ttl * 1000)))
-
-    async def generation(self, namespace: str) -> int:
-        value = await self.client.get(f"{self.prefix}:g:{namespace}")
-        return int(value or 0)
-
-    async def bump(self, namespace: str) -> None:
-        await self.client.incr(f"{self.prefix}:g:{namespace}")
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -149,15 +135,19 @@ def cache_key(namespace: str, params: Mapping[str, Any]) -> str:
 
 async def cached(
     request: web.Request,
-    namespace: str,
+    dataset: str,
     params: Mapping[str, Any],
     produce: Callable[[], Awaitable[CachedResponse]],
 ) -> web.Response:
-    """Answer from the cache when possible, else from `produce()`, storing its result."""
+    """Answer from the cache when possible, else from `produce()`, storing its result.
+
+    `dataset` names the data version (see queries/versions.py) the response depends on.
+    """
     cache = request.app[CACHE]
     ttl = request.app[SETTINGS].cache_ttl
-    generation = await cache.generation(namespace)
-    key = f"{generation}:{cache_key(namespace, params)}"
+    async with request.app[SESSIONMAKER]() as session:
+        version = await get_version(session, dataset)
+    key = f"{version}:{cache_key(dataset, params)}"
     raw = await cache.get(key) if ttl > 0 else None
     state = "HIT"
     if raw is None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.users import upsert_users
+from userdir.queries.versions import bump_version
 from userdir.schemas.github import GITHUB_USERS_IN
 
 # restaurant -> [(item, price in cents, [its modifiers])]
@@ -61,6 +62,7 @@ async def load_menus(session: AsyncSession) -> None:
             for m in modifiers
         ]
         await session.execute(insert(item_modifier), links)
+    await bump_version(session, "menu")
 
 
 async def load_sample_data(session: AsyncSession) -> None:

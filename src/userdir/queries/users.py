@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from userdir.errors import NotFound
 from userdir.models import User
+from userdir.queries.versions import bump_version
 
 # The only columns a request may name: identifiers never come from the request itself.
 COLUMNS: Mapping[str, Any] = {
@@ -64,4 +65,5 @@ async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]])
             set_={name: stmt.excluded[name] for name in COLUMNS if name != "id"},
         )
         await session.execute(stmt)
+    await bump_version(session, "users")
     return len(batch)
