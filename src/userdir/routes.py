@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from userdir.handlers import health, menu, users
@@ -17,3 +19,4 @@ def setup_routes(app: web.Application) -> None:
             web.get(r"/restaurant/{restaurant_id:\d+}/item", menu.list_items),
         ]
     )
+    app.router.add_static("/static/", Path(__file__).parent / "static", name="static")
