@@ -86,7 +86,7 @@ async def test_second_identical_query_is_a_hit(make_client, cache_url: str) -> N
     # The same normalized query: parameters reordered, defaults spelled out.
     async with client.get("/users?pagination=5&page_number=1&order_by=id&type=User") as second:
         assert second.headers["X-Cache"] == "HIT"
-        assert second.headers["Cache-Control"] == "public, max-age=20"
+        assert second.headers["Cache-Control"] == "public, max-age=20, stale-while-revalidate=20"
         assert second.headers["X-Total-Count"] == first.headers["X-Total-Count"]
         assert await second.read() == body
     async with client.get("/users?type=User&pagination=6") as other:
@@ -125,4 +125,4 @@ async def test_ttl_zero_disables_caching(make_client) -> None:  # type: ignore[n
     for _ in range(2):
         async with client.get("/users") as response:
             assert response.headers["X-Cache"] == "MISS"
-            assert response.headers["Cache-Control"] == "no-store"
+            assert response.headers["Cache-Control"] == "no-cache"
