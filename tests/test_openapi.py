@@ -138,12 +138,21 @@ async def create_widget(request: web.Request) -> web.Response:
     raise NotImplementedError
 
 
+async def list_widgets(request: web.Request) -> web.Response:
+    raise NotImplementedError
+
+
 async def remove_widget(request: web.Request) -> web.Response:
     raise NotImplementedError
 
 
+class WidgetsQuery(Schema):
+    name = fields.String()
+
+
 def widget_app() -> web.Application:
     app = create_app(Settings())
+    app.router.add_get("/widgets", list_widgets)
     app.router.add_post("/widgets", create_widget)
     app.router.add_delete(r"/widgets/{restaurant_id:\d+}", remove_widget)
     return app
@@ -161,6 +170,19 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
             errors=(400, 409),
             auth=True,
         ),
+        "GET /widgets": Operation(
+            "List widgets",
+            tag="widgets",
+            returns=WidgetOut(many=True),
+            query=WidgetsQuery(),
+            extra={
+                "parameters": ["IfNoneMatch"],  # component names become $refs
+                "responses": {
+                    "200": {"content": {"text/csv": {"schema": {"type": "string"}}}},
+                    "304": "NotModified",
+                },
+            },
+        ),
         "DELETE /widgets/{restaurant_id}": Operation(
             "Remove a widget", tag="widgets", returns=None, status=204, errors=(404,), auth=True
         ),
@@ -177,6 +199,14 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
     delete = spec["paths"]["/widgets/{restaurant_id}"]["delete"]
     assert "content" not in delete["responses"]["204"]
     assert delete["parameters"][0]["schema"]["type"] == "integer"
+    listing = spec["paths"]["/widgets"]["get"]
+    assert "security" not in listing
+    assert listing["parameters"] == [
+        {"in": "query", "name": "name", "schema": {"type": "string"}, "required": False},
+        {"$ref": "#/components/parameters/IfNoneMatch"},
+    ]
+    assert set(listing["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    assert set(listing["responses"]) == {"200", "304"}
 
 
 def test_an_undocumented_route_is_reported_and_left_out(caplog: pytest.LogCaptureFixture) -> None:
@@ -184,7 +214,7 @@ def test_an_undocumented_route_is_reported_and_left_out(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="userdir.openapi.spec"):
         spec = build_spec(app)
     assert coverage_gaps(app) == (
-        ["DELETE /widgets/{restaurant_id}", "POST /widgets"],
+        ["DELETE /widgets/{restaurant_id}", "GET /widgets", "POST /widgets"],
         [],
     )
     assert "/widgets" not in spec["paths"]

@@ -132,9 +132,12 @@ def _path_parameters(key: str, path: str, plugin: Plugin) -> list[dict[str, Any]
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` into `base`: mappings merge key by key, lists (parameters) are extended."""
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             _merge(base[key], value)
+        elif isinstance(value, list) and isinstance(base.get(key), list):
+            base[key].extend(value)
         else:
             base[key] = value
     return base
@@ -201,6 +204,17 @@ def build_spec(
     spec.components.schema("ProblemOut", schema=ProblemOut)
     for name, header in HEADERS.items():
         spec.components.header(name, header)
+    # Ready for conditional GETs: an operation that honours If-None-Match names them in its
+    # `extra`: {"parameters": ["IfNoneMatch"], "responses": {"304": "NotModified"}}.
+    spec.components.parameter(
+        "IfNoneMatch",
+        "header",
+        {"name": "If-None-Match", "schema": {"type": "string"}, "description": "ETags held."},
+    )
+    spec.components.response(
+        "NotModified",
+        {"description": "Not Modified", "headers": _header_refs((REQUEST_ID_HEADER, "ETag"))},
+    )
     spec.components.security_scheme(
         BEARER, {"type": "http", "scheme": "bearer", "description": "An API token, on writes."}
     )
