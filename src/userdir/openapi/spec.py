@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
@@ -156,7 +157,9 @@ def _operation(
         "headers": _header_refs((REQUEST_ID_HEADER, *op.headers)),
     }
     if op.returns is not None:
-        success["content"] = {op.media_type: {"schema": op.returns}}
+        # apispec rewrites what it is given in place: raw mappings go in as copies.
+        returns = op.returns if isinstance(op.returns, Schema) else copy.deepcopy(op.returns)
+        success["content"] = {op.media_type: {"schema": returns}}
     responses: dict[str, Any] = {str(op.status): success}
     parameters = _path_parameters(key, path, plugin)
     if op.query is not None:
@@ -181,7 +184,7 @@ def _operation(
         }
     if op.auth:
         operation["security"] = [{BEARER: []}]
-    return _merge(operation, op.extra)
+    return _merge(operation, copy.deepcopy(op.extra))
 
 
 def build_spec(
