@@ -97,7 +97,7 @@ def test_menu_depth_bound_follows_the_settings() -> None:
 
 def test_errors_are_problem_json_and_headers_are_declared(spec: dict[str, Any]) -> None:
     users = spec["paths"]["/users"]["get"]["responses"]
-    assert set(users) == {"200", "400"}
+    assert set(users) == {"200", "400", "500"}
     assert users["400"]["content"] == {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
     }
@@ -195,7 +195,7 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WidgetIn"
     }
-    assert set(post["responses"]) == {"201", "400", "401", "409"}
+    assert set(post["responses"]) == {"201", "400", "401", "409", "500"}
     delete = spec["paths"]["/widgets/{restaurant_id}"]["delete"]
     assert "content" not in delete["responses"]["204"]
     assert delete["parameters"][0]["schema"]["type"] == "integer"
@@ -206,7 +206,7 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
         {"$ref": "#/components/parameters/IfNoneMatch"},
     ]
     assert set(listing["responses"]["200"]["content"]) == {"application/json", "text/csv"}
-    assert set(listing["responses"]) == {"200", "304"}
+    assert set(listing["responses"]) == {"200", "304", "500"}
     # Building leaves the table as it was (apispec rewrites what it is given in place).
     assert table["GET /widgets"].extra["responses"]["304"] == "NotModified"
     assert table["GET /widgets"].extra["parameters"] == ["IfNoneMatch"]

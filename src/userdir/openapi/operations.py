@@ -40,7 +40,7 @@ class Operation:
     # The query string: the schema `load_query` validates it with (or a factory of settings).
     query: Schema | Callable[[Settings], Schema] | None = None
     body: Schema | None = None  # the JSON request body schema (a FooIn / FooPatch)
-    # Documented problem+json statuses besides 401, which `auth` adds.
+    # Documented problem+json statuses besides 401, which `auth` adds, and 500, always there.
     errors: tuple[int, ...] = ()
     headers: tuple[str, ...] = ()  # header components sent with the success response
     auth: bool = False  # needs `Authorization: Bearer <token>`
