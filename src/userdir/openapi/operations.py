@@ -57,10 +57,12 @@ def _menu_query(settings: Settings) -> Schema:
 # Every `{name}` in a documented path, as the handlers accept it.
 PATH_PARAMETERS: dict[str, fields.Field[Any]] = {
     "restaurant_id": fields.Integer(
-        validate=validate.Range(1, MAX_ID), metadata={"description": "A restaurant's id."}
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "A restaurant's id.", "example": 1},
     ),
     "username": fields.String(
-        validate=validate.Length(1, 255), metadata={"description": "A GitHub login."}
+        validate=validate.Length(1, 255),
+        metadata={"description": "A GitHub login.", "example": "mojombo"},
     ),
 }
 
