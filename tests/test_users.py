@@ -126,3 +126,8 @@ async def test_one_user_by_username(client: TestClient) -> None:
 async def test_unknown_username_is_404(client: TestClient) -> None:
     problem = await get_json(client, "/users/no-such-user-here", expected_status=404)
     assert "no-such-user-here" in problem["detail"]
+
+
+async def test_username_with_nul_is_404_not_a_database_error(client: TestClient) -> None:
+    problem = await get_json(client, "/users/a%00b", expected_status=404)
+    assert "a\\x00b" in problem["detail"]

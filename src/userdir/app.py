@@ -11,6 +11,7 @@ from userdir.config import Settings
 from userdir.db import engine_ctx
 from userdir.errors import add_request_id, error_middleware
 from userdir.keys import SETTINGS
+from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
 from userdir.routes import setup_routes
 
@@ -27,4 +28,5 @@ def create_app(settings: Settings) -> web.Application:
     )
     setup_routes(app)
     setup_pages(app)
+    app.on_startup.append(build_openapi)
     return app

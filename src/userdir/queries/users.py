@@ -127,6 +127,9 @@ async def count_users(session: AsyncSession, *, filters: Sequence[Filter], mode:
 
 
 async def get_user(session: AsyncSession, *, username: str) -> User:
+    # No stored name holds a NUL (PostgreSQL text cannot), and asyncpg rejects one in a query.
+    if "\x00" in username:
+        raise NotFound(f"No user named {username!r}.")
     user = await session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"No user named {username!r}.")
