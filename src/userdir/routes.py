@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from userdir.handlers import health, menu, users
+from userdir.handlers import health, menu, menu_writes, restaurants, users
+
+RESTAURANT = r"/restaurant/{restaurant_id:\d+}"
+ITEM = RESTAURANT + r"/item/{item_id:\d+}"
+LINK = ITEM + r"/modifiers/{modifier_id:\d+}"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,5 +19,18 @@ def setup_routes(app: web.Application) -> None:
             web.get("/users/{username}", users.get_user),
             web.get("/restaurant/", health.service_health),
             web.get(r"/restaurant/{restaurant_id:\d+}/item", menu.list_items),
+            # Menus: reads are public, writes need a bearer token (userdir.auth).
+            web.get("/restaurant", restaurants.list_restaurants),
+            web.post("/restaurant", restaurants.create_restaurant),
+            web.get(RESTAURANT, restaurants.get_restaurant),
+            web.patch(RESTAURANT, restaurants.update_restaurant),
+            web.delete(RESTAURANT, restaurants.delete_restaurant),
+            web.post(RESTAURANT + "/item", menu_writes.create_item),
+            web.put(RESTAURANT + "/menu", menu_writes.replace_menu),
+            web.get(ITEM, menu.get_item),
+            web.patch(ITEM, menu_writes.update_item),
+            web.delete(ITEM, menu_writes.delete_item),
+            web.put(LINK, menu_writes.put_link),
+            web.delete(LINK, menu_writes.delete_link),
         ]
     )

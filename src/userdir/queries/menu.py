@@ -1,16 +1,47 @@
-"""Menus: a restaurant, its items and the modifier edges between them, in bulk."""
+"""Menus read in bulk: a restaurant, its items and the links between them, as plain rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.errors import NotFound
 from userdir.models import Item, Restaurant, item_modifier
 
-Edge = tuple[int, int]
+Row = dict[str, Any]
+RESTAURANTS = "restaurants"  # data version of the restaurant list
+
+ITEM_COLUMNS = (
+    Item.id,
+    Item.name,
+    Item.description,
+    Item.price_cents,
+    Item.currency,
+    Item.available,
+)
+LINK_COLUMNS = (
+    item_modifier.c.item_id,
+    item_modifier.c.modifier_id,
+    item_modifier.c.position,
+    item_modifier.c.min_select,
+    item_modifier.c.max_select,
+    item_modifier.c.price_cents,
+)
+LINK_ORDER = (item_modifier.c.item_id, item_modifier.c.position, item_modifier.c.modifier_id)
+
+
+def menu_version(restaurant_id: int) -> str:
+    """The data version of one restaurant's menu: its writes never expire other menus."""
+    return f"menu:{restaurant_id}"
+
+
+async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[Row]:
+    # Plain dicts straight from the rows: no ORM objects for a response that may hold 10,000s.
+    result = await session.execute(stmt)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 async def get_restaurant(session: AsyncSession, *, restaurant_id: int) -> Restaurant:
@@ -20,17 +51,74 @@ async def get_restaurant(session: AsyncSession, *, restaurant_id: int) -> Restau
     return restaurant
 
 
-async def list_items(session: AsyncSession, *, restaurant_id: int) -> Sequence[Item]:
-    stmt = select(Item).where(Item.restaurant_id == restaurant_id).order_by(Item.id)
-    return (await session.scalars(stmt)).all()
+async def list_restaurants(session: AsyncSession, *, limit: int, offset: int) -> list[Row]:
+    stmt = select(Restaurant.id, Restaurant.name).order_by(Restaurant.id)
+    return await _rows(session, stmt.limit(limit).offset(offset))
 
 
-async def list_edges(session: AsyncSession, *, restaurant_id: int) -> list[Edge]:
-    """Every (item_id, modifier_id) link of the restaurant's items, in one statement."""
+async def count_restaurants(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Restaurant))).scalar_one())
+
+
+async def list_items(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
+    stmt = select(*ITEM_COLUMNS).where(Item.restaurant_id == restaurant_id).order_by(Item.id)
+    return await _rows(session, stmt)
+
+
+async def list_links(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
+    """Every link of the restaurant's items, in menu order, in one statement."""
     stmt = (
-        select(item_modifier.c.item_id, item_modifier.c.modifier_id)
+        select(*LINK_COLUMNS)
         .join(Item, Item.id == item_modifier.c.item_id)
         .where(Item.restaurant_id == restaurant_id)
-        .order_by(item_modifier.c.item_id, item_modifier.c.modifier_id)
+        .order_by(*LINK_ORDER)
     )
-    return [(row.item_id, row.modifier_id) for row in await session.execute(stmt)]
+    return await _rows(session, stmt)
+
+
+def _reachable(restaurant_id: int, item_id: int) -> Any:
+    """A recursive CTE of the item and everything below it (UNION: ends on any graph)."""
+    start = select(Item.id).where(Item.id == item_id, Item.restaurant_id == restaurant_id)
+    reach = start.cte("reach", recursive=True)
+    step = select(item_modifier.c.modifier_id).join(reach, item_modifier.c.item_id == reach.c.id)
+    return reach.union(step)
+
+
+async def list_subtree_items(
+    session: AsyncSession, *, restaurant_id: int, item_id: int
+) -> list[Row]:
+    reach = _reachable(restaurant_id, item_id)
+    stmt = (
+        select(*ITEM_COLUMNS)
+        .where(Item.id.in_(select(reach.c.id)), Item.restaurant_id == restaurant_id)
+        .order_by(Item.id)
+    )
+    items = await _rows(session, stmt)
+    if not any(item["id"] == item_id for item in items):
+        raise NotFound(f"No item {item_id} in restaurant {restaurant_id}.")
+    return items
+
+
+async def list_subtree_links(
+    session: AsyncSession, *, restaurant_id: int, item_id: int
+) -> list[Row]:
+    reach = _reachable(restaurant_id, item_id)
+    stmt = (
+        select(*LINK_COLUMNS)
+        .where(item_modifier.c.item_id.in_(select(reach.c.id)))
+        .order_by(*LINK_ORDER)
+    )
+    return await _rows(session, stmt)
+
+
+async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
+    items = select(func.count()).where(Item.restaurant_id == restaurant_id).scalar_subquery()
+    links = (
+        select(func.count())
+        .select_from(item_modifier)
+        .join(Item, Item.id == item_modifier.c.item_id)
+        .where(Item.restaurant_id == restaurant_id)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(items.label("items"), links.label("links")))).one()
+    return {"items": int(row.items), "links": int(row.links)}
