@@ -40,7 +40,8 @@ def menu_version(restaurant_id: int) -> str:
 async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[Row]:
     # Plain dicts straight from the rows: no ORM objects for a response that may hold 10,000s.
     result = await session.execute(stmt)
-    keys = list(result.keys())
+    # str(): reserved words ("position") come back as quoted_name, which orjson refuses.
+    keys = [str(key) for key in result.keys()]
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 

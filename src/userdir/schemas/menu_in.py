@@ -68,7 +68,7 @@ class LinkIn(Schema):
     )
     price_cents = Count(allow_none=True, load_default=None)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def bounds(self, data: dict[str, Any], **kwargs: Any) -> None:
         high = data.get("max_select")
         if high is not None and high < data.get("min_select", 0):
