@@ -52,6 +52,9 @@ async def make_layers(
 async def test_flat_lists_each_item_once_with_links(client: TestClient) -> None:
     menu = await get_json(client, "/restaurant/1/item?format=flat", schema=FLAT_MENU_OUT)
     assert [i["name"] for i in menu["items"]] == ["burger", "fries", "ketchup"]
+    burger = menu["items"][0]
+    assert burger["available"] is True and burger["price_cents"] == 899  # JSON types, not 1
+    assert burger["description"] is None and menu["items"][2]["price_cents"] is None
     assert [(k["item_id"], k["modifier_id"], k["position"]) for k in menu["links"]] == [
         (1, 2, 0),
         (1, 3, 1),

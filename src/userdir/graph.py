@@ -11,10 +11,12 @@ LINK_FIELDS = ("position", "min_select", "max_select", "price_cents")
 
 
 def children_of(links: Iterable[Row]) -> dict[int, list[Row]]:
-    """Each item's links in menu order (links arrive ordered by item, position, modifier)."""
+    """Each item's links in menu order: by position, then modifier id."""
     children: defaultdict[int, list[Row]] = defaultdict(list)
     for link in links:
         children[link["item_id"]].append(link)
+    for kids in children.values():
+        kids.sort(key=lambda link: (link["position"], link["modifier_id"]))
     return dict(children)
 
 

@@ -52,6 +52,9 @@ async def list_items(request: web.Request) -> web.Response:
     async def produce() -> CachedResponse:
         async with request.app[SESSIONMAKER]() as session:
             await queries.get_restaurant(session, restaurant_id=restaurant_id)
+            if params["format"] == "flat":
+                menu = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
+                return CachedResponse(menu, JSON)
             items = await queries.list_items(session, restaurant_id=restaurant_id)
             links = await queries.list_links(session, restaurant_id=restaurant_id)
         body = render(items, links, params, budget=settings.max_nested_nodes)

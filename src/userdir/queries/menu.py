@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Boolean, Select, Subquery, Text, case, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.errors import NotFound
@@ -29,7 +30,8 @@ LINK_COLUMNS = (
     item_modifier.c.max_select,
     item_modifier.c.price_cents,
 )
-LINK_ORDER = (item_modifier.c.item_id, item_modifier.c.position, item_modifier.c.modifier_id)
+# The primary key's order, so no sort: menu order (position) is applied where links nest.
+LINK_ORDER = (item_modifier.c.item_id, item_modifier.c.modifier_id)
 
 
 def menu_version(restaurant_id: int) -> str:
@@ -38,8 +40,9 @@ def menu_version(restaurant_id: int) -> str:
 
 
 async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[Row]:
-    # Plain dicts straight from the rows: no ORM objects for a response that may hold 10,000s.
-    result = await session.execute(stmt)
+    # Plain dicts from Core rows on the session's connection: session.execute would route
+    # even a column select through the ORM, several times slower on 50,000 links.
+    result = await (await session.connection()).execute(stmt)
     # str(): reserved words ("position") come back as quoted_name, which orjson refuses.
     keys = [str(key) for key in result.keys()]
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
@@ -67,7 +70,7 @@ async def list_items(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
 
 
 async def list_links(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
-    """Every link of the restaurant's items, in menu order, in one statement."""
+    """Every link of the restaurant's items, in one statement."""
     stmt = (
         select(*LINK_COLUMNS)
         .join(Item, Item.id == item_modifier.c.item_id)
@@ -123,3 +126,44 @@ async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
     )
     row = (await session.execute(select(items.label("items"), links.label("links")))).one()
     return {"items": int(row.items), "links": int(row.links)}
+
+
+def _json_array(session: AsyncSession, rows: Subquery, order: list[str]) -> Any:
+    """One JSON array text of the subquery's rows, as objects keyed by column name."""
+    if session.get_bind().dialect.name == "postgresql":
+        ordered = aggregate_order_by(rows.table_valued(), *(rows.c[name] for name in order))
+        array = func.json_agg(ordered)
+    else:
+        # SQLite keeps the subquery's order; json() turns 0/1 into false/true.
+        pairs = []
+        for column in rows.c:
+            value: Any = column
+            if isinstance(column.type, Boolean):
+                value = func.json(case((column, "true"), else_="false"))
+            pairs += [literal(column.name), value]
+        array = func.json_group_array(func.json_object(*pairs))
+    return select(func.coalesce(cast(array, Text), "[]"))
+
+
+async def flat_menu_json(session: AsyncSession, *, restaurant_id: int) -> bytes:
+    """The flat menu, serialized by the database: with 50,000 links, building a dict per
+    row in Python costs several times what the query does."""
+    items = (
+        select(*ITEM_COLUMNS)
+        .where(Item.restaurant_id == restaurant_id)
+        .order_by(Item.id)
+        .subquery("item_row")
+    )
+    links = (
+        select(*LINK_COLUMNS)
+        .join(Item, Item.id == item_modifier.c.item_id)
+        .where(Item.restaurant_id == restaurant_id)
+        .order_by(*LINK_ORDER)
+        .subquery("link_row")
+    )
+    conn = await session.connection()
+    items_json: str = (await conn.execute(_json_array(session, items, ["id"]))).scalar_one()
+    links_json: str = (
+        await conn.execute(_json_array(session, links, ["item_id", "modifier_id"]))
+    ).scalar_one()
+    return b'{"items":' + items_json.encode() + b',"links":' + links_json.encode() + b"}"
