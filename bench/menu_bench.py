@@ -180,12 +180,23 @@ async def run(requests: int) -> dict[str, Any]:
             "item_depth8_flat": "/restaurant/1/item/1?format=flat",
         }
         timeout = aiohttp.ClientTimeout(total=120)
-        for label, env in (("no_cache", {"CACHE_TTL": "0"}), ("cache", {"CACHE_TTL": "600"})):
+        runs = [
+            ("no_cache", {"CACHE_TTL": "0"}, paths, requests),
+            ("cache", {"CACHE_TTL": "600"}, paths, requests),
+            # What the refused nested depth=3 would cost with the budget raised past it.
+            (
+                "no_cache_budget_1m",
+                {"CACHE_TTL": "0", "MAX_NESTED_NODES": "1000000"},
+                {"nested_depth3": paths["nested_depth3"]},
+                max(2, requests // 10),
+            ),
+        ]
+        for label, env, targets, count in runs:
             with server(url, **env) as base:
                 async with aiohttp.ClientSession(timeout=timeout) as session:
                     await wait_ready(session, base)
-                    for name, path in paths.items():
-                        result = await measure(session, base + path, requests)
+                    for name, path in targets.items():
+                        result = await measure(session, base + path, count)
                         results[f"{label}.{name}"] = result
                         print(f"{label:9} {name:17} {orjson.dumps(result).decode()}", flush=True)
     return results

@@ -57,8 +57,12 @@ def nest(
         if parent in by_id
     }
 
-    def render(item_id: int, remaining: int, path: frozenset[int]) -> dict[str, Any]:
+    def render(
+        item_id: int, remaining: int, path: frozenset[int], link: Row | None = None
+    ) -> dict[str, Any]:
         node = dict(by_id[item_id])
+        if link is not None:
+            node["link"] = {name: link[name] for name in LINK_FIELDS}
         kids = children.get(item_id, [])
         node["truncated"] = bool(kids) and (
             remaining == 0 or any(k["modifier_id"] in path for k in kids)
@@ -68,10 +72,7 @@ def nest(
             return node
         inner = path | {item_id}
         node["modifiers"] = [
-            {
-                **render(k["modifier_id"], remaining - 1, inner),
-                "link": {name: k[name] for name in LINK_FIELDS},
-            }
+            render(k["modifier_id"], remaining - 1, inner, k)
             for k in kids
             if k["modifier_id"] not in inner
         ]
