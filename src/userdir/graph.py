@@ -51,11 +51,9 @@ def nest(
     modifier carries its `link` (position, selection bounds, price in this context).
     """
     by_id = {item["id"]: dict(item) for item in items}
-    children = {
-        parent: [link for link in kids if link["modifier_id"] in by_id]
-        for parent, kids in children_of(links).items()
-        if parent in by_id
-    }
+    # Links may lead to items not loaded (below a subtree's last level): they still count
+    # for "truncated", and are rendered only when their item is there.
+    children = {parent: kids for parent, kids in children_of(links).items() if parent in by_id}
 
     def render(
         item_id: int, remaining: int, path: frozenset[int], link: Row | None = None
@@ -74,7 +72,7 @@ def nest(
         node["modifiers"] = [
             render(k["modifier_id"], remaining - 1, inner, k)
             for k in kids
-            if k["modifier_id"] not in inner
+            if k["modifier_id"] not in inner and k["modifier_id"] in by_id
         ]
         return node
 

@@ -71,7 +71,9 @@ async def get_item(request: web.Request) -> web.Response:
     params = load_query(menu_query_schema(settings.max_depth), request.query)
 
     async def produce() -> CachedResponse:
-        where = {"restaurant_id": restaurant_id, "item_id": item_id}
+        # Nested needs `depth` levels only; flat shows the whole subtree.
+        depth = None if params["format"] == "flat" else params["depth"]
+        where: dict[str, Any] = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": depth}
         async with request.app[SESSIONMAKER]() as session:
             await queries.get_restaurant(session, restaurant_id=restaurant_id)
             items = await queries.list_subtree_items(session, **where)

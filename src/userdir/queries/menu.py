@@ -80,18 +80,26 @@ async def list_links(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
     return await _rows(session, stmt)
 
 
-def _reachable(restaurant_id: int, item_id: int) -> Any:
-    """A recursive CTE of the item and everything below it (UNION: ends on any graph)."""
-    start = select(Item.id).where(Item.id == item_id, Item.restaurant_id == restaurant_id)
+def _reachable(restaurant_id: int, item_id: int, depth: int | None) -> Any:
+    """A recursive CTE of the item and what lies below it, `depth` levels down at most
+    (None: everything). UNION drops repeated rows, so it ends on any graph."""
+    root = (Item.id == item_id) & (Item.restaurant_id == restaurant_id)
+    if depth is None:
+        # Unbounded: no level column, so each item is visited once.
+        reach = select(Item.id).where(root).cte("reach", recursive=True)
+        below = item_modifier.c.item_id == reach.c.id
+        return reach.union(select(item_modifier.c.modifier_id).join(reach, below))
+    start = select(Item.id, literal(0).label("level")).where(root)
     reach = start.cte("reach", recursive=True)
-    step = select(item_modifier.c.modifier_id).join(reach, item_modifier.c.item_id == reach.c.id)
-    return reach.union(step)
+    below = item_modifier.c.item_id == reach.c.id
+    step = select(item_modifier.c.modifier_id, reach.c.level + 1).join(reach, below)
+    return reach.union(step.where(reach.c.level < depth))
 
 
 async def list_subtree_items(
-    session: AsyncSession, *, restaurant_id: int, item_id: int
+    session: AsyncSession, *, restaurant_id: int, item_id: int, depth: int | None
 ) -> list[Row]:
-    reach = _reachable(restaurant_id, item_id)
+    reach = _reachable(restaurant_id, item_id, depth)
     stmt = (
         select(*ITEM_COLUMNS)
         .where(Item.id.in_(select(reach.c.id)), Item.restaurant_id == restaurant_id)
@@ -104,9 +112,11 @@ async def list_subtree_items(
 
 
 async def list_subtree_links(
-    session: AsyncSession, *, restaurant_id: int, item_id: int
+    session: AsyncSession, *, restaurant_id: int, item_id: int, depth: int | None
 ) -> list[Row]:
-    reach = _reachable(restaurant_id, item_id)
+    """The links of every item in the subtree, the deepest level's too: they show where
+    nesting was cut."""
+    reach = _reachable(restaurant_id, item_id, depth)
     stmt = (
         select(*LINK_COLUMNS)
         .where(item_modifier.c.item_id.in_(select(reach.c.id)))
