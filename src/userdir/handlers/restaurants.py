@@ -7,7 +7,7 @@ from userdir.cache import CachedResponse, cached
 from userdir.handlers.body import json_body
 from userdir.handlers.params import path_id
 from userdir.keys import SESSIONMAKER
-from userdir.links import page_links
+from userdir.links import link_header, number_links
 from userdir.queries import menu as queries
 from userdir.queries import menu_writes as writes
 from userdir.responses import JSON, dumps, json_response
@@ -31,8 +31,8 @@ async def list_restaurants(request: web.Request) -> web.Response:
             rows = await queries.list_restaurants(session, limit=size, offset=(number - 1) * size)
             total = await queries.count_restaurants(session)
         headers = {"X-Total-Count": str(total)}
-        if link := page_links(request.url, number, size, total):
-            headers["Link"] = link
+        if links := number_links(request.url, number, size, total):
+            headers["Link"] = link_header(links)
         return CachedResponse(dumps(RESTAURANTS_OUT.dump(rows)), JSON, headers)
 
     return await cached(request, queries.RESTAURANTS, params, produce)
