@@ -8,11 +8,14 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from marshmallow import Schema, fields
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import Schema, ValidationError, fields
 from openapi_spec_validator import validate
 
 from userdir.app import create_app
 from userdir.config import Settings
+from userdir.cursor import derive_secret, encode_cursor
 from userdir.openapi.operations import OPERATIONS, Operation
 from userdir.openapi.spec import build_spec, coverage_gaps
 from userdir.schemas.users import USER_FIELDS, USERS_QUERY
@@ -44,6 +47,9 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [op for item in spec["paths"].values() for m, op in item.items() if m in METHODS]
 
 
+DOCUMENT = build_spec(create_app(Settings()))
+
+
 @pytest.fixture
 def spec() -> dict[str, Any]:
     return build_spec(create_app(Settings()))
@@ -63,6 +69,14 @@ def test_every_route_is_documented_and_nothing_else(spec: dict[str, Any]) -> Non
     app = create_app(Settings())
     assert documented(spec) == routed(app)
     assert coverage_gaps(app) == ([], [])
+    # Static files (the page's CSS and JS, the docs' assets) are routed but not API.
+    static = {
+        r.resource.canonical
+        for r in app.router.routes()
+        if isinstance(r.resource, web.StaticResource)
+    }
+    assert static == {"/static", "/docs/assets"}
+    assert not [path for path in spec["paths"] if path.startswith(tuple(static))]
 
 
 def test_operation_ids_are_unique_for_client_generators(spec: dict[str, Any]) -> None:
@@ -75,39 +89,109 @@ def test_query_parameters_are_the_validating_schemas_fields(spec: dict[str, Any]
     for key, op in OPERATIONS.items():
         method, path = key.split(" ", 1)
         params = spec["paths"][path][method.lower()].get("parameters", [])
-        in_query = {p["name"] for p in params if p["in"] == "query"}
+        in_query = {p["name"] for p in params if p.get("in") == "query"}
         if op.query is None:
             assert in_query == set(), key
             continue
         schema = op.query if isinstance(op.query, Schema) else op.query(settings)
         loadable = {f.data_key or n for n, f in schema.fields.items() if not f.dump_only}
         assert in_query == loadable, key
-    users = {p["name"]: p["schema"] for p in spec["paths"]["/users"]["get"]["parameters"]}
+    users = {p["name"]: p["schema"] for p in query_parameters(spec)}
     assert set(users) == set(USERS_QUERY.fields)
-    assert users["order_by"]["enum"] == list(USER_FIELDS)
     assert users["username"]["pattern"] == "^[^\\x00]*$"  # the no_nul validator, documented
+    order_by = users["order_by"]
+    assert order_by["type"] == "string" and order_by["default"] == "id"
+    for good in ("-type,username", "id", "-id", "image_url,-profile_url,username,type,id"):
+        assert re.search(order_by["pattern"], good), good
+    for bad in ("name", "", "type,", "type,-type", "--type", "type, username", "id,name"):
+        assert not re.search(order_by["pattern"], bad), bad
+
+
+def query_parameters(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in spec["paths"]["/users"]["get"]["parameters"] if p.get("in") == "query"]
+
+
+def accepts_order_by(value: str) -> bool:
+    try:
+        USERS_QUERY.load({"order_by": value})
+    except ValidationError:
+        return False
+    return True
+
+
+TERMS = st.sampled_from([*USER_FIELDS, "name", "ID", "", " id", "-"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=st.lists(st.tuples(st.booleans(), TERMS), min_size=1, max_size=6))
+def test_order_by_pattern_accepts_exactly_what_the_server_does(
+    terms: list[tuple[bool, str]],
+) -> None:
+    # The fuzz sends values matching the pattern and expects them accepted, and values
+    # breaking it and expects a 400: the two must agree on every list of terms.
+    value = ",".join(("-" if descending else "") + name for descending, name in terms)
+    pattern = {p["name"]: p["schema"] for p in query_parameters(DOCUMENT)}["order_by"]["pattern"]
+    assert bool(re.search(pattern, value)) == accepts_order_by(value), value
+
+
+def test_cursors_and_lists_are_described_as_sent(spec: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in query_parameters(spec)}
+    cursor = encode_cursor(derive_secret("", "sqlite://"), b"query", ["Bot", 'u\u00fc"', 7])
+    for name in ("after", "before"):
+        assert re.search(params[name]["schema"]["pattern"], cursor), name
+        assert not re.search(params[name]["schema"]["pattern"], "0"), name
+        assert "opaque" in params[name]["description"]
+    # `id__in=1,2,3`: an array serialized with commas, as CommaList reads it.
+    id_in = params["id__in"]
+    assert (id_in["style"], id_in["explode"]) == ("form", False)
+    assert id_in["schema"]["type"] == "array" and id_in["schema"]["maxItems"] == 100
+    assert id_in["schema"]["items"]["type"] == "integer"
+    assert params["username__in"]["schema"]["items"]["pattern"] == "^[^\\x00]*$"
 
 
 def test_menu_depth_bound_follows_the_settings() -> None:
     spec = build_spec(create_app(Settings(max_depth=3)))
-    (depth,) = spec["paths"]["/restaurant/{restaurant_id}/item"]["get"]["parameters"][1:]
+    (depth,) = [
+        p
+        for p in spec["paths"]["/restaurant/{restaurant_id}/item"]["get"]["parameters"]
+        if p.get("in") == "query"
+    ]
     assert depth["name"] == "depth"
     assert depth["schema"]["maximum"] == 3 and depth["schema"]["default"] == 3
 
 
 def test_errors_are_problem_json_and_headers_are_declared(spec: dict[str, Any]) -> None:
     users = spec["paths"]["/users"]["get"]["responses"]
-    assert set(users) == {"200", "400", "500"}
+    assert set(users) == {"200", "304", "400", "500"}
     assert users["400"]["content"] == {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}},
+        "text/html": {"schema": {"type": "string"}},  # the readable page a browser gets
     }
-    assert set(users["200"]["headers"]) == {
+    assert set(users["200"]["content"]) == {"application/json", "text/csv", "text/html"}
+    headers = users["200"]["headers"]
+    assert set(headers) == {
         "X-Request-ID",
         "Link",
         "X-Total-Count",
+        "X-Total-Count-Kind",
         "Cache-Control",
+        "Vary",
         "X-Cache",
+        "ETag",
+        "Content-Disposition",
     }
+    # A CSV export is streamed and never cached: it has no ETag and no X-Cache.
+    assert headers["ETag"]["required"] is False and headers["X-Cache"]["required"] is False
+    assert users["304"] == {"$ref": "#/components/responses/NotModified"}
+    assert {"$ref": "#/components/parameters/IfNoneMatch"} in spec["paths"]["/users"]["get"][
+        "parameters"
+    ]
+    # The menu is always cached JSON: there they are required.
+    menu = spec["paths"]["/restaurant/{restaurant_id}/item"]["get"]["responses"]
+    assert set(menu) == {"200", "304", "400", "404", "500"}
+    for name in ("ETag", "X-Cache", "Cache-Control"):
+        ref = menu["200"]["headers"][name]["$ref"]
+        assert spec["components"]["headers"][ref.rsplit("/", 1)[1]]["required"] is True
     problem = spec["components"]["schemas"]["ProblemOut"]
     assert set(problem["required"]) == {
         "type",

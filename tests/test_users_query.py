@@ -91,6 +91,7 @@ async def test_multi_field_ordering_with_id_last(client: TestClient) -> None:
     order2 = ("image_url", "-profile_url")
     assert await ids(client, {"order_by": ",".join(order2)}) == expected(order_by=order2)
     assert await ids(client, {"order_by": "-id"}) == expected(order_by=("-id",))
+    assert await ids(client, {"order_by": "-id,type"}) == expected(order_by=("-id",))
 
 
 BAD_GRAMMAR = [
@@ -101,6 +102,9 @@ BAD_GRAMMAR = [
     ("order_by=type,type", {"order_by"}),
     ("order_by=-", {"order_by"}),
     ("order_by=", {"order_by"}),
+    # Nothing after id changes the order, but what follows it is still checked.
+    ("order_by=id,nonsense", {"order_by"}),
+    ("order_by=-id,id", {"order_by"}),
     ("count=maybe", {"count"}),
     ("format=xml", {"format"}),
     ("after=abc&before=abc", {"before"}),

@@ -22,10 +22,17 @@ from userdir.schemas.users import USERS_QUERY, UserOut
 
 JSON = "application/json"
 HTML = "text/html"
+CSV = "text/csv"
 
 # Response header groups; each name is a header component defined in spec.py.
-PAGED = ("Link", "X-Total-Count")
-CACHED = ("Cache-Control", "X-Cache")  # what cache.cached() adds to every response it serves
+PAGED = ("Link", "X-Total-Count", "X-Total-Count-Kind")
+# What cache.cached() adds to every success response it serves.
+CACHED = ("Cache-Control", "Vary", "X-Cache", "ETag")
+# cache.cached() answers If-None-Match with a 304 (no body) when the ETag still holds.
+CONDITIONAL: Mapping[str, Any] = {
+    "parameters": ["IfNoneMatch"],
+    "responses": {"304": "NotModified"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,9 @@ class Operation:
     # Documented problem+json statuses besides 401, which `auth` adds, and 500, always there.
     errors: tuple[int, ...] = ()
     headers: tuple[str, ...] = ()  # header components sent with the success response
+    # Those of `headers` that some representations of the success omit (a streamed CSV is
+    # never cached, so it has no ETag): documented as not required.
+    sometimes: tuple[str, ...] = ()
     auth: bool = False  # needs `Authorization: Bearer <token>`
     description: str = ""
     operation_id: str | None = None  # default: the handler's function name
@@ -83,10 +93,29 @@ OPERATIONS: dict[str, Operation] = {
         tag="users",
         returns=UserOut(many=True),
         query=USERS_QUERY,
-        headers=PAGED + CACHED,
+        headers=(*PAGED, *CACHED, "Content-Disposition"),
+        sometimes=("X-Cache", "ETag", "Content-Disposition"),
         errors=(400,),
-        description="Filters match exactly. `Link` names the next and previous pages; "
-        "`X-Total-Count` counts every match.",
+        description="`field=value` filters by equality, `field__op=value` with an operator "
+        "(`ne`, `gt`, `gte`, `lt`, `lte`, `in` with comma-separated values; on text fields also "
+        "`contains`, `icontains`, `startswith`). `order_by` lists fields, `-` for descending; "
+        "id always breaks ties. Page by `page_number` or by the opaque `after`/`before` cursors "
+        "of the `Link` header. `count` chooses how `X-Total-Count` is computed. The rows come as "
+        "JSON, as a streamed CSV export of every match (`format=csv` or `Accept: text/csv`; "
+        "paging does not apply, nor caching) or as an HTML page (`format=html` or "
+        "`Accept: text/html`).",
+        extra={
+            **CONDITIONAL,
+            "responses": {
+                "200": {
+                    "content": {
+                        CSV: {"schema": {"type": "string"}},
+                        HTML: {"schema": {"type": "string"}},
+                    }
+                },
+                "304": "NotModified",
+            },
+        },
     ),
     "GET /users/{username}": Operation(
         "One user by login",
@@ -101,6 +130,7 @@ OPERATIONS: dict[str, Operation] = {
         query=_menu_query,
         headers=CACHED,
         errors=(400, 404),
+        extra=CONDITIONAL,
         description="Nesting stops at `depth` levels or where a modifier would repeat an item "
         "above it (a cycle); such items say `truncated: true`.",
     ),

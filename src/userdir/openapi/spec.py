@@ -19,9 +19,10 @@ from marshmallow import Schema, fields
 from userdir import __version__
 from userdir.errors import PROBLEM_JSON, REQUEST_ID_HEADER
 from userdir.keys import OPENAPI, SETTINGS
-from userdir.openapi.operations import OPERATIONS, PATH_PARAMETERS, Operation
+from userdir.openapi.operations import HTML, OPERATIONS, PATH_PARAMETERS, Operation
 from userdir.schemas.problem import ProblemOut
 from userdir.schemas.query import no_nul
+from userdir.schemas.users import MAX_IN_VALUES, CommaList
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,18 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "X-Total-Count": {
-        "description": "How many rows match the filters, over all pages.",
+        "description": "How many rows match the filters, over all pages (not sent with "
+        "count=none, nor with a CSV export).",
         "schema": {"type": "integer", "minimum": 0},
-        "required": True,
+    },
+    "X-Total-Count-Kind": {
+        "description": "Whether X-Total-Count is an exact count or the planner's estimate; "
+        "sent with it.",
+        "schema": {"type": "string", "enum": ["exact", "estimated"]},
     },
     "Cache-Control": {
-        "description": "How long the response may be reused (`no-store` when caching is off).",
+        "description": "How long the response may be reused (`no-cache` when caching is off, "
+        "`no-store` for a CSV export).",
         "schema": {"type": "string"},
         "required": True,
     },
@@ -55,7 +62,17 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
     },
     "ETag": {
-        "description": "A validator of the representation, for `If-None-Match`.",
+        "description": "A strong validator of the representation, for `If-None-Match`.",
+        "schema": {"type": "string", "pattern": '^"[^"]*"$'},
+        "required": True,
+    },
+    "Vary": {
+        "description": "The representation depends on the Accept header.",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "Content-Disposition": {
+        "description": 'A CSV export is an attachment: `attachment; filename="users.csv"`.',
         "schema": {"type": "string"},
     },
 }
@@ -82,8 +99,27 @@ class Plugin(MarshmallowPlugin):
 def nul_free(
     converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
 ) -> dict[str, Any]:
-    """Say in the document what the `no_nul` validator enforces."""
-    return {"pattern": "^[^\\x00]*$"} if no_nul in field.validators else {}
+    """Say in the document what the `no_nul` validator enforces, unless an explicit (stricter)
+    pattern in the field's metadata says it already."""
+    if no_nul in field.validators and "pattern" not in field.metadata:
+        return {"pattern": "^[^\\x00]*$"}
+    return {}
+
+
+def comma_list(
+    converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
+) -> dict[str, Any]:
+    """A `CommaList` is an array serialized `a,b,c` (see `comma_list_style`)."""
+    if not isinstance(field, CommaList):
+        return {}
+    items: dict[str, Any] = converter.field2property(field.inner)
+    return {"type": "array", "items": items, "minItems": 1, "maxItems": MAX_IN_VALUES}
+
+
+def comma_list_style(
+    converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
+) -> dict[str, Any]:
+    return {"style": "form", "explode": False} if isinstance(field, CommaList) else {}
 
 
 def documented_routes(app: web.Application) -> Iterator[tuple[str, str, web.AbstractRoute]]:
@@ -112,7 +148,8 @@ def _problem(status: int) -> dict[str, Any]:
     return {
         "description": HTTPStatus(status).phrase,
         "headers": _header_refs((REQUEST_ID_HEADER,)),
-        "content": {PROBLEM_JSON: {"schema": ProblemOut}},
+        # A client that prefers text/html (a browser) gets the problem as a readable page.
+        "content": {PROBLEM_JSON: {"schema": ProblemOut}, HTML: {"schema": {"type": "string"}}},
     }
 
 
@@ -152,10 +189,10 @@ def _operation(
     app: web.Application,
     plugin: Plugin,
 ) -> dict[str, Any]:
-    success: dict[str, Any] = {
-        "description": HTTPStatus(op.status).phrase,
-        "headers": _header_refs((REQUEST_ID_HEADER, *op.headers)),
-    }
+    headers = _header_refs((REQUEST_ID_HEADER, *op.headers))
+    for name in op.sometimes:
+        headers[name] = {**HEADERS[name], "required": False}
+    success: dict[str, Any] = {"description": HTTPStatus(op.status).phrase, "headers": headers}
     if op.returns is not None:
         # apispec rewrites what it is given in place: raw mappings go in as copies.
         returns = op.returns if isinstance(op.returns, Schema) else copy.deepcopy(op.returns)
@@ -200,11 +237,14 @@ def build_spec(
         plugins=[plugin],
         info={
             "description": "A GitHub users directory and restaurant menus. Every error is an "
-            "RFC 9457 problem (`application/problem+json`) whose `errors` name each bad input.",
+            "RFC 9457 problem (`application/problem+json`) whose `errors` name each bad input. "
+            "URLs longer than 8190 bytes are refused by the HTTP server with a plain-text 400.",
         },
     )
     assert plugin.converter is not None
     plugin.converter.add_attribute_function(nul_free)  # type: ignore[no-untyped-call]
+    plugin.converter.add_attribute_function(comma_list)  # type: ignore[no-untyped-call]
+    plugin.converter.add_parameter_attribute_function(comma_list_style)
     spec.components.schema("ProblemOut", schema=ProblemOut)
     for name, header in HEADERS.items():
         spec.components.header(name, header)
@@ -217,7 +257,10 @@ def build_spec(
     )
     spec.components.response(
         "NotModified",
-        {"description": "Not Modified", "headers": _header_refs((REQUEST_ID_HEADER, "ETag"))},
+        {
+            "description": "Not Modified",
+            "headers": _header_refs((REQUEST_ID_HEADER, "ETag", "Cache-Control", "Vary")),
+        },
     )
     spec.components.security_scheme(
         BEARER, {"type": "http", "scheme": "bearer", "description": "An API token, on writes."}

@@ -30,6 +30,14 @@ COUNT_MODES = ("estimated", "exact", "none")
 FORMATS = ("json", "csv", "html")
 # A cursor carries a whole sort key (up to five columns of text), so it outgrows other values.
 MAX_CURSOR_LENGTH = 8 * MAX_PARAM_LENGTH
+# What `Ordering` accepts, for the OpenAPI document (ECMA-262 regex): known fields, each
+# optionally prefixed with -, separated by commas, none given twice (the lookahead).
+_NAMES = "|".join(USER_FIELDS)
+ORDER_BY_PATTERN = (
+    f"^(?!(?:.*,)?-?({_NAMES}),(?:.*,)?-?\\1(?:,|$))-?(?:{_NAMES})(?:,-?(?:{_NAMES}))*$"
+)
+# What `encode_cursor` produces: base64url(sort key) "." base64url(16-byte signature).
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$"
 
 
 class UserOut(Schema):
@@ -99,10 +107,10 @@ class Ordering(fields.Field[list[str]]):
                 )
             if name in seen:
                 raise ValidationError(f"Field {name!r} is given more than once.")
+            # ids are unique: nothing after id can change the order, but it is still checked.
+            if "id" not in seen:
+                terms.append(term)
             seen.add(name)
-            terms.append(term)
-            if name == "id":
-                break  # ids are unique: nothing after id can change the order
         if "id" not in seen:
             terms.append("id")
         return terms
@@ -133,6 +141,19 @@ class UsersQueryBase(Schema):
         return data
 
 
+def _cursor_field(where: str) -> fields.String:
+    # Opaque: only the `after`/`before` of a Link header is valid, and only for the same filters
+    # and ordering; anything else is a 400 (the signature is checked when the page is fetched).
+    return fields.String(
+        validate=[validate.Length(1, MAX_CURSOR_LENGTH), no_nul],
+        metadata={
+            "pattern": CURSOR_PATTERN,
+            "description": f"An opaque cursor from a Link header: the {where} it names. "
+            "Not with page_number, nor after with before.",
+        },
+    )
+
+
 def _query_fields() -> dict[str, fields.Field[Any]]:
     declared: dict[str, fields.Field[Any]] = {}
     for name, operators in OPERATORS.items():
@@ -143,14 +164,21 @@ def _query_fields() -> dict[str, fields.Field[Any]]:
     declared.update(
         order_by=Ordering(
             load_default=["id"],
-            metadata={"allowed": list(USER_FIELDS), "suggest": _suggest_ordering},
+            metadata={
+                "allowed": list(USER_FIELDS),
+                "suggest": _suggest_ordering,
+                "type": "string",
+                "pattern": ORDER_BY_PATTERN,
+                "default": "id",
+                "example": "-type,username",
+            },
         ),
         pagination=fields.Integer(
             load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(1, MAX_PAGE_SIZE)
         ),
         page_number=fields.Integer(validate=validate.Range(1, MAX_PAGE_NUMBER)),
-        after=fields.String(validate=[validate.Length(1, MAX_CURSOR_LENGTH), no_nul]),
-        before=fields.String(validate=[validate.Length(1, MAX_CURSOR_LENGTH), no_nul]),
+        after=_cursor_field("rows after"),
+        before=_cursor_field("rows before"),
         count=fields.String(load_default="estimated", validate=validate.OneOf(COUNT_MODES)),
         format=fields.String(validate=validate.OneOf(FORMATS)),
     )
