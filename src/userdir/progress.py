@@ -121,7 +121,9 @@ class RichProgress(QuietProgress):
         self.bar.update(self.task, description=label)
 
     def warn(self, message: str) -> None:
-        self.bar.console.print(f"[yellow]warning:[/] {escape(message)}", markup=True, highlight=False)
+        self.bar.console.print(
+            f"[yellow]warning:[/] {escape(message)}", markup=True, highlight=False
+        )
 
     def close(self) -> None:
         self.bar.stop()

@@ -41,8 +41,13 @@ async def run_seed(
         received.append(signum)
         task.cancel()
 
+    handled = []
     for signum in SIGNAL_EXIT:
-        loop.add_signal_handler(signum, interrupt, signum)
+        try:
+            loop.add_signal_handler(signum, interrupt, signum)
+        except (ValueError, RuntimeError):  # not the main thread: signals are not ours to take
+            continue
+        handled.append(signum)
     engine = create_engine(settings.database_url)
     try:
         await migrations.upgrade(engine)
@@ -79,7 +84,7 @@ async def run_seed(
         ) from None
     finally:
         progress.close()
-        for signum in SIGNAL_EXIT:
+        for signum in handled:
             loop.remove_signal_handler(signum)
         await engine.dispose()
     return report

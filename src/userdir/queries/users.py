@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,11 +54,22 @@ async def get_user(session: AsyncSession, *, username: str) -> User:
 
 
 async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert or update users by id, in multi-row statements; returns the number of rows."""
+    """Insert or update users by id, in multi-row statements; returns the number of rows.
+
+    A login GitHub freed (by a rename) and another account took is given up by the row that
+    held it: that row is deleted, and comes back under its new login when its id is read again.
+    """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    batch = list(rows)
+    # The last record of an id wins: one statement may not touch a row twice (PostgreSQL).
+    batch = list({row["id"]: row for row in rows}.values())
     for start in range(0, len(batch), UPSERT_CHUNK):
         chunk = batch[start : start + UPSERT_CHUNK]
+        await session.execute(
+            delete(User)
+            .where(User.username.in_([row["username"] for row in chunk]))
+            .where(tuple_(User.id, User.username).not_in([(r["id"], r["username"]) for r in chunk]))
+            .execution_options(synchronize_session=False)
+        )
         stmt = insert(User).values(chunk)
         stmt = stmt.on_conflict_do_update(
             index_elements=[User.id],
