@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -162,13 +163,20 @@ def _error(status: int, message: str, headers: dict[str, str]) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
-async def start_fake(users: Sequence[dict[str, Any]], **options: Any) -> FakeGitHub:
+@asynccontextmanager
+async def running_fake(
+    users: Sequence[dict[str, Any]], **options: Any
+) -> AsyncIterator[FakeGitHub]:
     fake = FakeGitHub(users=sorted(users, key=lambda u: u["id"]), **options)
     app = web.Application()
     app.router.add_get("/users", fake.handle)
     fake.server = TestServer(app, host="127.0.0.1")
     await fake.server.start_server()
-    return fake
+    try:
+        yield fake
+    finally:
+        fake.release.set()  # let any hanging handler finish before the server closes
+        await fake.server.close()
 
 
 def github_users() -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.fake_github import FakeGitHub, Fault, Sleeps, github_users, start_fake
+from tests.fake_github import FakeGitHub, Fault, Sleeps, github_users, running_fake
 from userdir.config import Settings
 from userdir.github import GitHubClient, RetryPolicy
 from userdir.models import User
@@ -53,13 +53,8 @@ class Recorder(QuietProgress):
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeGitHub]:
-    fake = await start_fake(RAW)
-    try:
+    async with running_fake(RAW) as fake:
         yield fake
-    finally:
-        fake.release.set()
-        assert fake.server is not None
-        await fake.server.close()
 
 
 async def seed(

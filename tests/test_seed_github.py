@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_github import START, FakeGitHub, Fault, Sleeps, github_users, start_fake
+from tests.fake_github import START, FakeGitHub, Fault, Sleeps, github_users, running_fake
 from userdir import __version__
 from userdir.github import (
     GitHubClient,
@@ -23,13 +23,8 @@ USERS = github_users()
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeGitHub]:
-    fake = await start_fake(USERS)
-    try:
+    async with running_fake(USERS) as fake:
         yield fake
-    finally:
-        fake.release.set()  # let any hanging handler finish before the server closes
-        assert fake.server is not None
-        await fake.server.close()
 
 
 def client_for(fake: FakeGitHub, sleeps: Sleeps, **options: Any) -> GitHubClient:
