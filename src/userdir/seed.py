@@ -22,7 +22,7 @@ from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError, Page
 from userdir.models import User
 from userdir.progress import SeedProgress
 from userdir.queries.users import upsert_users
-from userdir.schemas.github import GITHUB_USER_IN
+from userdir.schemas.github import load_github_user
 
 FILE_PAGE = 1000  # records per transaction when loading a file
 
@@ -79,7 +79,7 @@ def valid_rows(
         raw_id = record.get("id") if isinstance(record, dict) else None
         label = f"record {position} (id {raw_id!r}) of {source}"
         try:
-            row: dict[str, Any] = GITHUB_USER_IN.load(record)
+            row = load_github_user(record)
         except ValidationError as exc:
             report.skipped += 1
             progress.warn(f"skipped {label}: {_describe(exc.messages)}")

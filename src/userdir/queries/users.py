@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import BigInteger, Text, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from userdir.errors import NotFound
 from userdir.models import User
@@ -19,7 +21,6 @@ from userdir.queries.versions import bump_version
 COLUMNS: Mapping[str, Any] = {
     name: getattr(User, name) for name in ("id", "username", "type", "image_url", "profile_url")
 }
-UPSERT_CHUNK = 1000  # 5 bound parameters a row: far below SQLite's 32,766 limit
 
 
 def _where(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
@@ -53,28 +54,66 @@ async def get_user(session: AsyncSession, *, username: str) -> User:
     return user
 
 
+USERS = User.metadata.tables["users"]  # the Core table: bulk statements skip the ORM
+
+
+def _array(name: str, column: str) -> BindParameter[Any]:
+    return bindparam(name, type_=ARRAY(BigInteger if column == "id" else Text))
+
+
+def _pg_statements() -> tuple[Executable, Executable]:
+    """PostgreSQL: a page is two statements over arrays, one parameter per column.
+
+    The SQL text is the same whatever the number of rows, so it is compiled and prepared once,
+    and PostgreSQL gets the page in one round-trip instead of one per row.
+    """
+    pairs = (
+        func.unnest(_array("ids", "id"), _array("usernames", "username"))
+        .table_valued("id", "username")
+        .render_derived()
+    )
+    free = delete(USERS).where(USERS.c.username == pairs.c.username, USERS.c.id != pairs.c.id)
+    rows = func.unnest(*(_array(c, c) for c in COLUMNS)).table_valued(*COLUMNS).render_derived()
+    insert = pg_insert(USERS).from_select(list(COLUMNS), select(*rows.c))
+    upsert = insert.on_conflict_do_update(
+        index_elements=["id"], set_={c: insert.excluded[c] for c in COLUMNS if c != "id"}
+    )
+    return free, upsert
+
+
+def _sqlite_statements() -> tuple[Executable, Executable]:
+    """SQLite: the same two statements, executed once per row (executemany, in-process)."""
+    free = delete(USERS).where(
+        USERS.c.username == bindparam("username"), USERS.c.id != bindparam("id")
+    )
+    insert = sqlite_insert(USERS)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["id"], set_={c: insert.excluded[c] for c in COLUMNS if c != "id"}
+    )
+    return free, upsert
+
+
+PG_UPSERT = _pg_statements()
+SQLITE_UPSERT = _sqlite_statements()
+
+
 async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert or update users by id, in multi-row statements; returns the number of rows.
+    """Insert or update users by id; returns the number of rows.
 
     A login GitHub freed (by a rename) and another account took is given up by the row that
     held it: that row is deleted, and comes back under its new login when its id is read again.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # The last record of an id wins: one statement may not touch a row twice (PostgreSQL).
     batch = list({row["id"]: row for row in rows}.values())
-    for start in range(0, len(batch), UPSERT_CHUNK):
-        chunk = batch[start : start + UPSERT_CHUNK]
-        await session.execute(
-            delete(User)
-            .where(User.username.in_([row["username"] for row in chunk]))
-            .where(tuple_(User.id, User.username).not_in([(r["id"], r["username"]) for r in chunk]))
-            .execution_options(synchronize_session=False)
-        )
-        stmt = insert(User).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[User.id],
-            set_={name: stmt.excluded[name] for name in COLUMNS if name != "id"},
-        )
-        await session.execute(stmt)
+    if batch:
+        if session.get_bind().dialect.name == "postgresql":
+            free, upsert = PG_UPSERT
+            columns = {c: [row[c] for row in batch] for c in COLUMNS}
+            await session.execute(free, {"ids": columns["id"], "usernames": columns["username"]})
+            await session.execute(upsert, columns)
+        else:
+            free, upsert = SQLITE_UPSERT
+            await session.execute(free, [{"id": r["id"], "username": r["username"]} for r in batch])
+            await session.execute(upsert, batch)
     await bump_version(session, "users")
     return len(batch)
