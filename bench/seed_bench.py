@@ -186,13 +186,15 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--uvloop", action="store_true", help="run the seeder on uvloop")
+    parser.add_argument(
+        "--asyncio", action="store_true", help="plain asyncio (default: uvloop, as `userdir seed`)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_fake(args.serve, args.users)
         return
-    if args.uvloop:
+    if not args.asyncio:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from userdir import migrations
@@ -79,16 +79,17 @@ def _not_negative(raw: str) -> int:
 def seed(args: argparse.Namespace, settings: Settings) -> None:
     if args.from_file is not None and (args.total is not None or args.since is not None):
         raise SeedError("--from-file loads the whole file: it takes neither --total nor --since")
-    report = asyncio.run(
-        run_seed(
-            settings,
-            total=args.total or 25,
-            since=args.since,
-            from_file=args.from_file,
-            wait=not args.no_wait,
-            quiet=args.quiet,
+    with asyncio.Runner(loop_factory=_uvloop_factory()) as runner:
+        report = runner.run(
+            run_seed(
+                settings,
+                total=args.total or 25,
+                since=args.since,
+                from_file=args.from_file,
+                wait=not args.no_wait,
+                quiet=args.quiet,
+            )
         )
-    )
     if not args.quiet:
         print(f"userdir: seed done: {report.summary()}", file=sys.stderr)
 
@@ -136,6 +137,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(upgrade_database(settings))
     else:
         asyncio.run(reset_database(settings))
+
+
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional off Linux/macOS
+        return None
+    return uvloop.new_event_loop
 
 
 def _event_loop_policy() -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError, Page
 from userdir.models import User
 from userdir.progress import SeedProgress
-from userdir.queries.users import upsert_users
+from userdir.queries.users import relax_commit_durability, upsert_users
 from userdir.schemas.github import load_github_user
 
 FILE_PAGE = 1000  # records per transaction when loading a file
@@ -103,6 +103,7 @@ async def _store(
     sessionmaker: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]
 ) -> None:
     async with sessionmaker.begin() as session:
+        await relax_commit_durability(session)
         await upsert_users(session, rows)
 
 
