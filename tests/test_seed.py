@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fake_github import FakeGitHub, Fault, Sleeps, github_users, running_fake
@@ -21,7 +21,7 @@ from userdir.models import User
 from userdir.progress import QuietProgress
 from userdir.queries.versions import get_version
 from userdir.schemas.github import GITHUB_USER_IN
-from userdir.seed import SeedError, SeedInterrupted, SeedReport, seed_from_api
+from userdir.seed import SeedError, SeedInterrupted, SeedReport, create_seed_engine, seed_from_api
 from userdir.seed_cli import run_seed
 
 RAW = github_users()
@@ -243,3 +243,16 @@ async def test_sigterm_stops_with_a_message_and_exit_status(
         "run again to resume"
     )
     assert await table(sessionmaker) == stored(RAW[:100])
+
+
+async def test_seed_engine_commits_without_waiting_for_the_disk(database_url: str) -> None:
+    engine = create_seed_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                setting = await conn.scalar(text("SHOW synchronous_commit"))
+                assert setting == "off"
+            else:
+                assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()

@@ -10,10 +10,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from userdir import migrations
 from userdir.config import Settings
-from userdir.db import censored, create_engine, create_sessionmaker
+from userdir.db import censored, create_sessionmaker
 from userdir.github import GitHubClient, RetryPolicy
 from userdir.progress import SeedProgress, choose_progress
-from userdir.seed import SeedError, SeedInterrupted, SeedReport, seed_from_api, seed_from_file
+from userdir.seed import (
+    SeedError,
+    SeedInterrupted,
+    SeedReport,
+    create_seed_engine,
+    seed_from_api,
+    seed_from_file,
+)
 
 # What the shell expects of a process stopped by a signal: 128 + its number.
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -48,7 +55,7 @@ async def run_seed(
         except (ValueError, RuntimeError):  # not the main thread: signals are not ours to take
             continue
         handled.append(signum)
-    engine = create_engine(settings.database_url)
+    engine = create_seed_engine(settings.database_url)
     try:
         await migrations.upgrade(engine)
         sessionmaker = create_sessionmaker(engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, bindparam, delete, func, select, text
+from sqlalchemy import BigInteger, Text, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -117,15 +117,3 @@ async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]])
             await session.execute(upsert, batch)
     await bump_version(session, "users")
     return len(batch)
-
-
-async def relax_commit_durability(session: AsyncSession) -> None:
-    """Let this transaction's COMMIT return before its WAL reaches the disk (PostgreSQL only).
-
-    For bulk imports that can be fetched again: a server crash may forget the last commits of
-    a fraction of a second, whole transactions only and never half of one, and an import that
-    resumes after the highest stored id simply reads them again. It spares one disk flush per
-    page, the largest cost of seeding.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL synchronous_commit = off"))
