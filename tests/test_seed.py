@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fake_github import FakeGitHub, Fault, Sleeps, github_users, running_fake
@@ -40,15 +40,19 @@ async def table(sessionmaker: async_sessionmaker[AsyncSession]) -> list[dict[str
 
 
 class Recorder(QuietProgress):
-    def __init__(self) -> None:
+    def __init__(self, pages: int = 0) -> None:
         self.warnings: list[str] = []
         self.advanced: list[int] = []
+        self.pages = pages
+        self.stored = asyncio.Event()  # set once `pages` pages are committed
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
     def advance(self, stored: int, last_id: int | None) -> None:
         self.advanced.append(stored)
+        if len(self.advanced) >= self.pages:
+            self.stored.set()
 
 
 @pytest.fixture
@@ -210,16 +214,25 @@ async def test_rate_limit_wait_during_a_run(
 async def test_cancelled_run_is_consistent_and_resumes(
     sessionmaker: async_sessionmaker[AsyncSession], fake: FakeGitHub
 ) -> None:
-    fake.hold_after = 2  # the third request hangs until released
+    inserts: list[str] = []
+
+    def cancel_during_second_page(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO users"):
+            inserts.append(statement)
+            if len(inserts) == 2:
+                run.cancel()  # delivered at the run's next await: inside page 2's write
+
+    engine = sessionmaker.kw["bind"]
+    event.listen(engine.sync_engine, "before_cursor_execute", cancel_during_second_page)
     run = asyncio.ensure_future(seed(sessionmaker, fake, total=1000))
-    await fake.served.wait()
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
-    # The page being written when the interruption came was committed, nothing half-done.
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", cancel_during_second_page)
+    # The page being written when the interruption came was committed whole, and no more.
+    assert len(inserts) == 2
     assert await table(sessionmaker) == stored(RAW[:200])
-    fake.hold_after = None
-    fake.release.set()
     await seed(sessionmaker, fake, total=300)
     assert await table(sessionmaker) == stored(RAW[:500])
     assert queries(fake)[-3] == f"since={RAW[199]['id']}&per_page=100"
@@ -230,9 +243,19 @@ async def test_sigterm_stops_with_a_message_and_exit_status(
 ) -> None:
     fake.hold_after = 1
     settings = replace(settings, github_api_url=fake.url)
+    progress = Recorder(pages=1)
     run = asyncio.ensure_future(
-        run_seed(settings, total=300, since=None, from_file=None, wait=True, quiet=True)
+        run_seed(
+            settings,
+            total=300,
+            since=None,
+            from_file=None,
+            wait=True,
+            quiet=True,
+            progress=progress,
+        )
     )
+    await progress.stored.wait()
     await fake.served.wait()
     os.kill(os.getpid(), signal.SIGTERM)
     with pytest.raises(SeedInterrupted) as raised:

@@ -20,13 +20,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.db import create_engine
-from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError, Page
+from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError
 from userdir.models import User
 from userdir.progress import SeedProgress
 from userdir.queries.users import upsert_users
 from userdir.schemas.github import load_github_user
 
 FILE_PAGE = 1000  # records per transaction when loading a file
+PREFETCH = 3  # pages read ahead of the one being written: smooths latency, bounds the waste
 
 
 def create_seed_engine(database_url: str) -> AsyncEngine:
@@ -148,6 +149,24 @@ def _count(rows: list[dict[str, Any]], report: SeedReport, progress: SeedProgres
     progress.advance(len(rows), report.last_id)
 
 
+async def _fetch_pages(
+    client: GitHubClient, url: str | None, total: int, pages: asyncio.Queue[Any]
+) -> None:
+    """Put up to `total` records on `pages`, page by page, then None (or the exception)."""
+    seen = 0
+    try:
+        while url is not None:
+            page = await client.get_page(url)
+            records = page.records[: total - seen]
+            seen += len(records)
+            await pages.put((page, records))
+            url = page.next_url if records and seen < total else None
+    except Exception as exc:  # handed to the writer, which raises it in the caller's task
+        await pages.put(exc)
+    else:
+        await pages.put(None)
+
+
 async def seed_from_api(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: GitHubClient,
@@ -159,32 +178,28 @@ async def seed_from_api(
 ) -> SeedReport:
     """Read up to `total` records after `since` (default: the highest id stored) and store them.
 
-    The next page is fetched while the current one is written: the network and the database
-    work at the same time, and neither waits for the other.
+    Pages are fetched (one request at a time) up to PREFETCH pages ahead of the one being
+    written, so the network and the database work at the same time; pages are written in
+    order, so the highest stored id is always a safe place to resume.
     """
     start = await max_user_id(sessionmaker) if since is None else since
     first_url = client.users_url(start, min(MAX_PER_PAGE, total))
     progress.start(total, client.base_url)
-    seen = 0
-    fetch: asyncio.Future[Page] | None = asyncio.ensure_future(client.get_page(first_url))
+    pages: asyncio.Queue[Any] = asyncio.Queue(maxsize=PREFETCH)
+    fetcher = asyncio.ensure_future(_fetch_pages(client, first_url, total, pages))
     try:
-        while fetch is not None:
-            page = await fetch
-            fetch = None
-            records = page.records[: total - seen]
-            seen += len(records)
+        while (item := await pages.get()) is not None:
+            if isinstance(item, GitHubError):
+                raise SeedError(f"{item}; {report.summary()}, run again to resume")
+            if isinstance(item, Exception):
+                raise item
+            page, records = item
             report.not_modified += page.not_modified
             rows = valid_rows(records, page.url, progress, report)
-            url = page.next_url if records and seen < total else None
-            if url is not None:
-                fetch = asyncio.ensure_future(client.get_page(url))
             await store_page(sessionmaker, rows, report, progress)
-    except GitHubError as exc:
-        raise SeedError(f"{exc}; {report.summary()}, run again to resume") from None
     finally:
-        if fetch is not None:
-            fetch.cancel()
-            await asyncio.gather(fetch, return_exceptions=True)
+        fetcher.cancel()
+        await asyncio.gather(fetcher, return_exceptions=True)
     return report
 
 
