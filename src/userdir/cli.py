@@ -79,6 +79,10 @@ def _not_negative(raw: str) -> int:
 def seed(args: argparse.Namespace, settings: Settings) -> None:
     if args.from_file is not None and (args.total is not None or args.since is not None):
         raise SeedError("--from-file loads the whole file: it takes neither --total nor --since")
+    # A line per request would drown the progress display; failures are reported anyway.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.quiet:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     with asyncio.Runner(loop_factory=_uvloop_factory()) as runner:
         report = runner.run(
             run_seed(
