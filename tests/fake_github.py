@@ -32,6 +32,7 @@ class Fault:
     hang: bool = False  # never answer (until `release` is set): the client times out
     truncate: bool = False  # promise the full body, send half, close the connection
     body: bytes | None = None  # answer 200 with this body instead
+    message: str | None = None  # the error body's message, instead of the status's usual one
 
 
 @dataclass
@@ -155,7 +156,8 @@ class FakeGitHub:
             429: "Too many requests.",
             401: "Bad credentials",
         }
-        return _error(fault.status, messages.get(fault.status, "Server Error"), headers)
+        message = fault.message or messages.get(fault.status, "Server Error")
+        return _error(fault.status, message, headers)
 
 
 def _error(status: int, message: str, headers: dict[str, str]) -> web.Response:

@@ -132,6 +132,38 @@ async def test_retry_after_is_honoured(fake: FakeGitHub, status: int) -> None:
     assert waits == [(7, f"GitHub asked to slow down ({status})")]
 
 
+async def test_secondary_limit_without_retry_after_waits_a_minute(fake: FakeGitHub) -> None:
+    fake.fail(Fault(status=403))
+    sleeps = Sleeps(fake)
+    async with client_for(fake, sleeps) as gh:
+        page = await gh.get_page(gh.users_url(0, 10))
+    assert page.records == USERS[:10]
+    assert sleeps.waits == [60.0]
+
+
+async def test_retry_after_forever_gives_up(fake: FakeGitHub) -> None:
+    fake.fail(*[Fault(status=429, retry_after=30)] * 4)
+    sleeps = Sleeps(fake)
+    async with client_for(fake, sleeps) as gh:
+        url = gh.users_url(0, 10)
+        with pytest.raises(GitHubError) as raised:
+            await gh.get_page(url)
+    assert str(raised.value) == f"GitHub answered HTTP 429 Too Many Requests for {url} (4 attempts)"
+    assert sleeps.waits == [30.0, 30.0, 30.0]
+
+
+async def test_plain_403_is_not_retried(fake: FakeGitHub) -> None:
+    fake.fail(Fault(status=403, message="Resource not accessible by integration"))
+    async with client_for(fake, Sleeps(fake)) as gh:
+        url = gh.users_url(0, 10)
+        with pytest.raises(GitHubError) as raised:
+            await gh.get_page(url)
+    assert str(raised.value) == (
+        f"GitHub answered 403 Resource not accessible by integration for {url}"
+    )
+    assert len(fake.requests) == 1
+
+
 async def test_5xx_retried_with_bounded_backoff(fake: FakeGitHub) -> None:
     fake.fail(Fault(status=502), Fault(status=502), Fault(status=503))
     sleeps = Sleeps(fake)

@@ -20,6 +20,7 @@ from userdir import __version__
 API_VERSION = "2022-11-28"
 USER_AGENT = f"userdir/{__version__} (+https://github.com/userdir)"
 MAX_PER_PAGE = 100  # GitHub's own cap for list endpoints
+SECONDARY_WAIT = 60.0  # seconds; GitHub's minimum for a secondary limit without Retry-After
 ETAG_PAGES = 256  # pages whose ETag and body are kept, least recently used evicted
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -67,6 +68,15 @@ class Budget:
         if self.remaining is None or now >= self.reset_at:
             return float("inf")
         return float(self.remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """Not a page: why (None: the budget is spent), and a wait GitHub asked for, if any."""
+
+    problem: str | None
+    delay: float | None = None
+    waiting: str | None = None
 
 
 @dataclass(slots=True)
@@ -215,7 +225,6 @@ class GitHubClient:
         while True:
             budget = await self._budget()
             headers = {}
-            problem: str | None
             if budget.token:
                 headers["Authorization"] = f"Bearer {budget.token}"
             cached = self._etags.get(url)
@@ -224,38 +233,38 @@ class GitHubClient:
             try:
                 response = await self._http.get(url, headers=headers)
             except httpx.TimeoutException:
-                problem = "timed out"
+                outcome: Page | _Retry = _Retry("timed out")
             except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                outcome = _Retry(reason)
             else:
                 self._record_budget(budget, response)
-                page, problem = await self._handle(url, response, budget, cached)
-                if page is not None:
-                    return page
-                if problem is None:  # a deliberate wait was made; not a failure
-                    continue
-            assert problem is not None
+                outcome = self._handle(url, response, budget, cached)
+            if isinstance(outcome, Page):
+                return outcome
+            if outcome.problem is None:  # the budget is spent: the next _budget() waits
+                continue
             failures += 1
             if failures >= self.retry.attempts:
                 tries = f" ({failures} attempts)" if failures > 1 else ""
-                if problem.startswith("HTTP "):
-                    raise GitHubError(f"GitHub answered {problem} for {url}{tries}")
-                raise GitHubUnreachable(url, f"{problem}{tries}")
-            await self._wait(self.retry.delay(failures - 1), f"{problem}, retrying")
+                if outcome.problem.startswith("HTTP "):
+                    raise GitHubError(f"GitHub answered {outcome.problem} for {url}{tries}")
+                raise GitHubUnreachable(url, f"{outcome.problem}{tries}")
+            delay = self.retry.delay(failures - 1) if outcome.delay is None else outcome.delay
+            await self._wait(delay, outcome.waiting or f"{outcome.problem}, retrying")
 
-    async def _handle(
+    def _handle(
         self, url: str, response: httpx.Response, budget: Budget, cached: _Cached | None
-    ) -> tuple[Page | None, str | None]:
-        """A page, or (None, why) for a retryable failure, or (None, None) after a wait."""
+    ) -> Page | _Retry:
         status = response.status_code
         if status == 304 and cached is not None:
             self._etags.move_to_end(url)
-            return Page(url, cached.records, cached.next_url, not_modified=True), None
+            return Page(url, cached.records, cached.next_url, not_modified=True)
         if status == 200:
             try:
                 records = orjson.loads(response.content)
             except orjson.JSONDecodeError as exc:
-                return None, f"malformed JSON ({exc})"
+                return _Retry(f"malformed JSON ({exc})")
             if not isinstance(records, list):
                 raise GitHubError(f"{url} did not answer a JSON array of users")
             next_url: str | None = response.links.get("next", {}).get("url")
@@ -265,18 +274,23 @@ class GitHubClient:
                 self._etags.move_to_end(url)
                 while len(self._etags) > ETAG_PAGES:
                     self._etags.popitem(last=False)
-            return Page(url, records, next_url), None
-        retry_after = _int_header(response.headers, "Retry-After")
-        if status in (403, 429) and retry_after is not None:
-            # A secondary limit: GitHub names the wait, and hammering it risks a ban.
-            await self._wait(retry_after, f"GitHub asked to slow down ({status})")
-            return None, None
-        if status in (403, 429) and budget.remaining == 0:
-            # A reset already past by our clock would retry at once, forever: wait a minute.
-            budget.reset_at = max(budget.reset_at, self.clock() + 60)
-            return None, None  # the next _budget() waits for the reset or raises
-        if status >= 500 or status == 429:
-            return None, f"HTTP {status} {response.reason_phrase}"
+            return Page(url, records, next_url)
+        problem = f"HTTP {status} {response.reason_phrase}"
+        if status in (403, 429):
+            slow_down = f"GitHub asked to slow down ({status})"
+            retry_after = _int_header(response.headers, "Retry-After")
+            if retry_after is not None:
+                # A secondary limit that names its wait; hammering on risks a longer ban.
+                return _Retry(problem, float(retry_after), slow_down)
+            if budget.remaining == 0:
+                # A reset already past by our clock would retry at once, forever: wait a minute.
+                budget.reset_at = max(budget.reset_at, self.clock() + 60)
+                return _Retry(None)
+            if status == 429 or "secondary rate limit" in _message(response).lower():
+                # GitHub's guidance for a secondary limit without Retry-After: a minute at least.
+                return _Retry(problem, SECONDARY_WAIT, slow_down)
+        if status >= 500:
+            return _Retry(problem)
         if status == 401:
             raise GitHubError(
                 f"GitHub rejected the token (401 {_message(response)}): check GITHUB_TOKEN(S)"
