@@ -267,3 +267,13 @@ def test_durations_read_well() -> None:
         "1h 00m 00s",
         "1h 02m 05s",
     ]
+
+
+@pytest.mark.parametrize("base", ["api.github.com", "ftp://127.0.0.1", "http://[::1"])
+async def test_api_url_that_is_not_http_fails_at_once(base: str) -> None:
+    async with GitHubClient(base, retry=RetryPolicy(rng=lambda: 0.0)) as gh:
+        with pytest.raises(GitHubError) as raised:
+            await gh.get_page(gh.users_url(0, 25))
+    assert str(raised.value) == (
+        f"{base}/users?since=0&per_page=25 is not an http(s) URL: check GITHUB_API_URL"
+    )

@@ -232,6 +232,8 @@ class GitHubClient:
                 headers["If-None-Match"] = cached.etag
             try:
                 response = await self._http.get(url, headers=headers)
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+                raise GitHubError(f"{url} is not an http(s) URL: check GITHUB_API_URL") from None
             except httpx.TimeoutException:
                 outcome: Page | _Retry = _Retry("timed out")
             except httpx.TransportError as exc:
