@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +34,7 @@ async def _migrate(url: str) -> None:
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("sqlite") / "userdir.db"
     url = f"sqlite+aiosqlite:///{path}"
-    asyncio.run(_migrate(url))
+    services.run_async(lambda: _migrate(url))
     return url
 
 
@@ -43,7 +42,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def postgresql_url() -> Iterator[str]:
     url = services.create_pg_database()
     try:
-        asyncio.run(_migrate(url))
+        services.run_async(lambda: _migrate(url))
         yield url
     finally:
         services.drop_pg_database()

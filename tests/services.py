@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -18,6 +21,20 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+T = TypeVar("T")
+
+
+def run_async(function: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from synchronous fixture code, even when pytest-asyncio
+    already runs a loop in this thread (session fixtures requested from async tests)."""
+
+    async def main() -> T:
+        return await function()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def unavailable(what: str, reason: object) -> None:
@@ -43,7 +60,7 @@ def create_pg_database() -> str:
     """Create this run's database; returns its SQLAlchemy URL."""
     name = pg_database_name()
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))  # name is ours, not user input
+        run_async(lambda: _admin(f'CREATE DATABASE "{name}"'))  # name is ours, not user input
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         unavailable(f"PostgreSQL at {PG_ADMIN_DSN}", exc)
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
@@ -51,7 +68,7 @@ def create_pg_database() -> str:
 
 
 def drop_pg_database() -> None:
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{pg_database_name()}" WITH (FORCE)'))
+    run_async(lambda: _admin(f'DROP DATABASE IF EXISTS "{pg_database_name()}" WITH (FORCE)'))
 
 
 def check_redis() -> str:
@@ -63,7 +80,7 @@ def check_redis() -> str:
             await client.aclose()
 
     try:
-        asyncio.run(ping())
+        run_async(ping)
     except (OSError, aioredis.RedisError) as exc:
         unavailable(f"Redis at {REDIS_URL}", exc)
     return REDIS_URL

@@ -15,9 +15,11 @@ async def test_default_page_is_first_25_by_id(client: TestClient) -> None:
     async with client.get("/users") as response:
         assert response.status == 200
         assert response.headers["X-Total-Count"] == str(len(USERS))
-        assert response.headers["Cache-Control"] == "public, max-age=20"
+        assert response.headers["Cache-Control"] == (
+            "public, max-age=20, stale-while-revalidate=20"
+        )
         assert 'rel="next"' in response.headers["Link"]
-        assert "page_number=2" in response.headers["Link"]
+        assert "after=" in response.headers["Link"]
         data = await response.json()
     assert data == USERS_OUT.dump(USERS[:25])
 
@@ -66,7 +68,7 @@ async def test_pages_follow_each_other_and_link_back(client: TestClient) -> None
         assert response.headers["X-Total-Count"] == "16"
     orgs = [u for u in USERS if u["type"] == "Organization"]
     assert [u["id"] for u in data] == [u["id"] for u in orgs[5:10]]
-    assert "page_number=3" in link and 'rel="next"' in link
+    assert "after=" in link and 'rel="next"' in link
     assert "page_number=1" in link and 'rel="prev"' in link
     assert "type=Organization" in link
 
@@ -124,3 +126,8 @@ async def test_one_user_by_username(client: TestClient) -> None:
 async def test_unknown_username_is_404(client: TestClient) -> None:
     problem = await get_json(client, "/users/no-such-user-here", expected_status=404)
     assert "no-such-user-here" in problem["detail"]
+
+
+async def test_username_with_nul_is_404_not_a_database_error(client: TestClient) -> None:
+    problem = await get_json(client, "/users/a%00b", expected_status=404)
+    assert "a\\x00b" in problem["detail"]

@@ -11,6 +11,8 @@ from userdir.config import Settings
 from userdir.db import engine_ctx
 from userdir.errors import add_request_id, error_middleware
 from userdir.keys import SETTINGS
+from userdir.openapi.spec import build_openapi
+from userdir.pages import setup_pages
 from userdir.routes import setup_routes
 
 
@@ -25,4 +27,6 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(default=True),
     )
     setup_routes(app)
+    setup_pages(app)
+    app.on_startup.append(build_openapi)
     return app

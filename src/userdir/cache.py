@@ -7,6 +7,7 @@ process wrote; the stale entries simply age out.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -133,21 +134,59 @@ def cache_key(namespace: str, params: Mapping[str, Any]) -> str:
     return f"{namespace}:{orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode()}"
 
 
+def cache_control(ttl: int) -> str:
+    # Revalidating with If-None-Match is cheap (one version read), so a stale copy may be
+    # shown while that happens.
+    if ttl <= 0:
+        return "no-cache"
+    return f"public, max-age={ttl}, stale-while-revalidate={ttl}"
+
+
+def etag_for(key: str) -> str:
+    """A strong validator: the data version and the normalized query fix the body."""
+    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
+def validator_headers(etag: str, ttl: int) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": cache_control(ttl), "Vary": "Accept"}
+
+
+def matches(request: web.Request, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2)."""
+    given = request.if_none_match or ()
+    return any(tag.value in ("*", etag.strip('"')) for tag in given)
+
+
+async def versioned_key(request: web.Request, dataset: str, params: Mapping[str, Any]) -> str:
+    async with request.app[SESSIONMAKER]() as session:
+        version = await get_version(session, dataset)
+    return f"{version}:{cache_key(dataset, params)}"
+
+
+async def not_modified(request: web.Request, key: str) -> web.Response | None:
+    """A 304 when the client already holds this representation; it costs no query."""
+    etag = etag_for(key)
+    if not matches(request, etag):
+        return None
+    headers = validator_headers(etag, request.app[SETTINGS].cache_ttl)
+    return web.Response(status=304, headers=headers)
+
+
 async def cached(
     request: web.Request,
     dataset: str,
     params: Mapping[str, Any],
     produce: Callable[[], Awaitable[CachedResponse]],
 ) -> web.Response:
-    """Answer from the cache when possible, else from `produce()`, storing its result.
+    """Answer 304, or from the cache when possible, else from `produce()`, storing its result.
 
     `dataset` names the data version (see queries/versions.py) the response depends on.
     """
     cache = request.app[CACHE]
     ttl = request.app[SETTINGS].cache_ttl
-    async with request.app[SESSIONMAKER]() as session:
-        version = await get_version(session, dataset)
-    key = f"{version}:{cache_key(dataset, params)}"
+    key = await versioned_key(request, dataset, params)
+    if (unchanged := await not_modified(request, key)) is not None:
+        return unchanged
     raw = await cache.get(key) if ttl > 0 else None
     state = "HIT"
     if raw is None:
@@ -159,7 +198,10 @@ async def cached(
         result = CachedResponse.decode(raw)
     response = web.Response(body=result.body, status=result.status, headers=result.headers)
     response.content_type = result.content_type
-    response.headers["Cache-Control"] = f"public, max-age={ttl}" if ttl > 0 else "no-store"
-    response.headers["Vary"] = "Accept"
+    if result.status == 200:
+        response.headers.update(validator_headers(etag_for(key), ttl))
+    else:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Vary"] = "Accept"
     response.headers["X-Cache"] = state
     return response

@@ -31,6 +31,7 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_tokens: tuple[str, ...] = field(default=(), repr=False)
     github_retries: int = 5
+    cursor_secret: str = field(default="", repr=False)
 
     @property
     def database(self) -> URL:
@@ -90,4 +91,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         github_api_url=(environ.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
         github_tokens=github_tokens,
         github_retries=_int(environ, "GITHUB_RETRIES", 5, 1, 100),
+        cursor_secret=environ.get("CURSOR_SECRET", ""),
     )

@@ -20,6 +20,9 @@ REQUEST_ID = web.RequestKey("request_id", str)
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Renders a problem for a client that prefers another media type (a browser: HTML), or None.
+ProblemRenderer = Callable[[web.Request, Mapping[str, Any]], bytes | None]
+PROBLEM_RENDERER: web.AppKey[ProblemRenderer] = web.AppKey("problem_renderer")
 
 
 class ApiError(Exception):
@@ -87,6 +90,9 @@ def problem(
         "request_id": request.get(REQUEST_ID, ""),
         "errors": list(errors),
     }
+    render = request.app.get(PROBLEM_RENDERER)
+    if render is not None and (page := render(request, body)) is not None:
+        return web.Response(status=status, body=page, content_type="text/html", headers=headers)
     return web.Response(
         status=status,
         body=orjson.dumps(body),

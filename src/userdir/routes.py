@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
-from userdir.handlers import health, menu, users
+from userdir.handlers import docs, health, menu, users
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,5 +17,9 @@ def setup_routes(app: web.Application) -> None:
             web.get("/users/{username}", users.get_user),
             web.get("/restaurant/", health.service_health),
             web.get(r"/restaurant/{restaurant_id:\d+}/item", menu.list_items),
+            web.get("/openapi.json", docs.openapi_json),
+            web.get("/docs", docs.docs),
+            web.static(docs.DOCS_ASSETS, docs.DOCS_ASSETS_DIR),
         ]
     )
+    app.router.add_static("/static/", Path(__file__).parent / "static", name="static")

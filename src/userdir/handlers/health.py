@@ -8,10 +8,12 @@ from userdir import __version__
 from userdir.errors import ServiceUnavailable
 from userdir.keys import ENGINE
 from userdir.responses import json_response
+from userdir.schemas.health import HEALTH_OUT, SERVICE_OUT
 
 
 async def service_health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "service": "userdir", "version": __version__})
+    data = {"status": "ok", "service": "userdir", "version": __version__}
+    return json_response(SERVICE_OUT.dump(data))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -20,4 +22,4 @@ async def healthz(request: web.Request) -> web.Response:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         raise ServiceUnavailable(f"Database unreachable: {type(exc).__name__}.") from None
-    return json_response({"status": "ok", "database": "ok"})
+    return json_response(HEALTH_OUT.dump({"status": "ok", "database": "ok"}))

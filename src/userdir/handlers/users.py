@@ -5,35 +5,52 @@ from typing import Any
 from aiohttp import web
 
 from userdir.cache import CachedResponse, cached
+from userdir.handlers.users_export import export_csv
 from userdir.keys import SESSIONMAKER
-from userdir.links import page_links
+from userdir.links import link_header
+from userdir.negotiation import MEDIA_TYPES, negotiate
+from userdir.pages import render_users
+from userdir.paging import Cursors, count_headers, links_for
 from userdir.queries import users as queries
-from userdir.responses import JSON, dumps, json_response
+from userdir.responses import dumps, json_response
 from userdir.schemas.query import load_query
-from userdir.schemas.users import USER_FIELDS, USER_OUT, USERS_OUT, USERS_QUERY
+from userdir.schemas.users import USER_OUT, USERS_OUT, USERS_QUERY
 
 
-async def list_users(request: web.Request) -> web.Response:
+async def list_users(request: web.Request) -> web.StreamResponse:
     params = load_query(USERS_QUERY, request.query)
+    representation = negotiate(request, params.pop("format", None))
+    cursors = Cursors.for_query(request, params)
+    after, before = cursors.position(params)
+    if representation == "csv":
+        return await export_csv(request, params, after)
 
     async def produce() -> CachedResponse:
-        filters = {name: params[name] for name in USER_FIELDS if name in params}
         size, number = params["pagination"], params["page_number"]
         async with request.app[SESSIONMAKER]() as session:
-            rows = await queries.list_users(
+            page = await queries.list_users(
                 session,
-                filters=filters,
+                filters=params["filters"],
                 order_by=params["order_by"],
                 limit=size,
                 offset=(number - 1) * size,
+                after=after,
+                before=before,
             )
-            total = await queries.count_users(session, filters=filters)
-        headers = {"X-Total-Count": str(total)}
-        if link := page_links(request.url, number, size, total):
-            headers["Link"] = link
-        return CachedResponse(dumps(USERS_OUT.dump(rows)), JSON, headers)
+            count = None
+            if params["count"] != "none":
+                count = await queries.count_users(
+                    session, filters=params["filters"], mode=params["count"]
+                )
+        links = links_for(request.url, params, page, count, cursors)
+        headers = {**count_headers(count), "Link": link_header(links)}
+        if representation == "html":
+            body = render_users(request, params, page, count, links)
+        else:
+            body = dumps(USERS_OUT.dump(page.rows))
+        return CachedResponse(body, MEDIA_TYPES[representation], headers)
 
-    return await cached(request, "users", params, produce)
+    return await cached(request, "users", {**params, "format": representation}, produce)
 
 
 async def get_user(request: web.Request) -> web.Response:

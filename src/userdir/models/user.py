@@ -19,6 +19,8 @@ class User(Base):
     __table_args__ = (
         # Filter by type and page in id order (the default ordering) from one index.
         Index("ix_users_type_id", "type", "id"),
+        # Filter by type and order by username, or order by type then username (either way).
+        Index("ix_users_type_username", "type", "username"),
         Index("ix_users_image_url", "image_url"),
         Index("ix_users_profile_url", "profile_url"),
     )

@@ -1,53 +1,137 @@
-"""Users: listing, counting, lookup and bulk upsert."""
+"""Users: pages, counts, export, lookup and bulk upsert."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, bindparam, delete, func, select
+import orjson
+from sqlalchemy import BigInteger, Select, Text, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Executable
 
 from userdir.errors import NotFound
 from userdir.models import User
+from userdir.queries.user_filters import COLUMNS, Filter, Ordering, keyset, order_clauses, where
 from userdir.queries.versions import bump_version
 
-# The only columns a request may name: identifiers never come from the request itself.
-COLUMNS: Mapping[str, Any] = {
-    name: getattr(User, name) for name in ("id", "username", "type", "image_url", "profile_url")
-}
+# Counting stops here: below it a count is exact and cheap; above it PostgreSQL's planner
+# estimate stands in, so a count never scans a million rows unless count=exact asks for it.
+EXACT_COUNT_LIMIT = 10_000
+EXPORT_BATCH = 1000
 
 
-def _where(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    return [COLUMNS[name] == value for name, value in sorted(filters.items())]
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: Sequence[User]  # in the requested order, whichever way the cursor points
+    more: bool  # rows exist beyond this page in the direction of travel
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    value: int
+    exact: bool
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _selection(
+    session: AsyncSession,
+    filters: Sequence[Filter],
+    order_by: Ordering,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+) -> Select[User]:
+    conditions = where(filters, _dialect(session))
+    if after is not None:
+        conditions.append(keyset(order_by, after))
+    if before is not None:
+        conditions.append(keyset(order_by, before, reverse=True))
+    return select(User).where(*conditions)
 
 
 async def list_users(
     session: AsyncSession,
     *,
-    filters: Mapping[str, Any],
-    order_by: str,
+    filters: Sequence[Filter],
+    order_by: Ordering,
     limit: int,
-    offset: int,
-) -> Sequence[User]:
-    column = COLUMNS[order_by]
-    # id breaks ties so pages are deterministic whatever the ordering column.
-    ordering = [column] if order_by == "id" else [column, User.id]
-    stmt = select(User).where(*_where(filters)).order_by(*ordering).limit(limit).offset(offset)
-    return (await session.scalars(stmt)).all()
+    offset: int = 0,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+) -> Page:
+    """One page; with `before`, the `limit` rows just before that key, still in order."""
+    backwards = before is not None
+    stmt = (
+        _selection(session, filters, order_by, after, before)
+        .order_by(*order_clauses(order_by, reverse=backwards))
+        .limit(limit + 1)  # one more than asked tells whether another page follows
+        .offset(offset)
+    )
+    rows = list((await session.scalars(stmt)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows[::-1] if backwards else rows, more)
 
 
-async def count_users(session: AsyncSession, *, filters: Mapping[str, Any]) -> int:
-    stmt = select(func.count()).select_from(User).where(*_where(filters))
-    return int((await session.execute(stmt)).scalar_one())
+async def stream_users(
+    session: AsyncSession,
+    *,
+    filters: Sequence[Filter],
+    order_by: Ordering,
+    after: Sequence[Any] | None = None,
+) -> AsyncIterator[User]:
+    """Every matching row, read through a server-side cursor in batches, never all at once."""
+    stmt = (
+        _selection(session, filters, order_by, after)
+        .order_by(*order_clauses(order_by))
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    async for user in await session.stream_scalars(stmt):
+        yield user
+
+
+async def _planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
+    compiled = stmt.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    # EXPLAIN takes the statement as compiled, with its values still bound parameters.
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
+    plan = result.scalar_one()
+    data = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
+    return int(data[0]["Plan"]["Plan Rows"])
+
+
+async def count_users(session: AsyncSession, *, filters: Sequence[Filter], mode: str) -> Count:
+    """`exact` counts every row; `estimated` counts up to EXACT_COUNT_LIMIT exactly and
+    leaves larger sets to PostgreSQL's planner (SQLite has no estimate and counts exactly)."""
+    matching = select(User.id).where(*where(filters, _dialect(session)))
+    if mode == "exact" or _dialect(session) != "postgresql":
+        total = await session.scalar(select(func.count()).select_from(matching.subquery()))
+        return Count(int(total or 0), True)
+    estimate = await _planner_estimate(session, matching)
+    if estimate > EXACT_COUNT_LIMIT:
+        return Count(estimate, False)
+    bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
+    total = int(await session.scalar(select(func.count()).select_from(bounded)) or 0)
+    if total > EXACT_COUNT_LIMIT:
+        return Count(max(estimate, total), False)
+    return Count(total, True)
 
 
 async def get_user(session: AsyncSession, *, username: str) -> User:
+    # No stored name holds a NUL (PostgreSQL text cannot), and asyncpg rejects one in a query.
+    if "\x00" in username:
+        raise NotFound(f"No user named {username!r}.")
     user = await session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"No user named {username!r}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,7 +27,9 @@ async def bump_version(session: AsyncSession, name: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(DataVersion).values(name=name, version=1)
+        # A first version (a new or reset database) starts from the clock, not from 1, so it
+        # cannot repeat a version that keys responses cached before the reset.
+        stmt = insert(DataVersion).values(name=name, version=time.time_ns() // 1000)
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[DataVersion.name],

@@ -57,13 +57,22 @@ def describe_errors(
         if field is None:
             error["detail"] = "Unknown parameter."
             error["allowed"] = sorted(known)
-            guess = suggest(parameter, known)
+            base, _, operator = parameter.partition("__")
+            operators = sorted(name for name in known if name.startswith(f"{base}__"))
+            if operator and operators:
+                # `field__op` with an operator the field does not take: name the ones it does.
+                error["detail"] = f"Unknown operator {operator!r} for {base!r}."
+                error["allowed"] = [base, *operators] if base in known else operators
+            guess = suggest(parameter, error["allowed"])
         else:
             allowed = allowed_values(field)
             guess = None
+            value = str(data.get(parameter, ""))
+            if "suggest" in field.metadata:
+                guess = field.metadata["suggest"](value)
             if allowed is not None:
                 error["allowed"] = allowed
-                guess = suggest(str(data.get(parameter, "")), map(str, allowed))
+                guess = guess or suggest(value, map(str, allowed))
         if guess is not None:
             error["did_you_mean"] = guess
         errors.append(error)

@@ -1,0 +1,241 @@
+"""The OpenAPI document, built once per app from its router, operations.py and the schemas."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import get_fields
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import Schema, fields
+
+from userdir import __version__
+from userdir.errors import PROBLEM_JSON, REQUEST_ID_HEADER
+from userdir.keys import OPENAPI, SETTINGS
+from userdir.openapi.operations import OPERATIONS, PATH_PARAMETERS, Operation
+from userdir.schemas.problem import ProblemOut
+from userdir.schemas.query import no_nul
+
+log = logging.getLogger(__name__)
+
+OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
+BEARER = "bearerAuth"
+
+HEADERS: dict[str, dict[str, Any]] = {
+    REQUEST_ID_HEADER: {
+        "description": "Identifies the request in the logs; a well-formed client value "
+        "([A-Za-z0-9._-]{1,64}) is echoed back.",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "Link": {
+        "description": 'RFC 8288 links to the neighbouring pages: rel="next" and rel="prev".',
+        "schema": {"type": "string"},
+    },
+    "X-Total-Count": {
+        "description": "How many rows match the filters, over all pages.",
+        "schema": {"type": "integer", "minimum": 0},
+        "required": True,
+    },
+    "Cache-Control": {
+        "description": "How long the response may be reused (`no-store` when caching is off).",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "X-Cache": {
+        "description": "Whether the service answered from its response cache.",
+        "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+        "required": True,
+    },
+    "ETag": {
+        "description": "A validator of the representation, for `If-None-Match`.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+class ResponseConverter(OpenAPIConverter):
+    """Output schemas (every field `dump_only`) list every field as required: responses always
+    carry all of them, except fields marked `metadata={"optional": True}`."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        declared: Mapping[str, fields.Field[Any]] = get_fields(schema)
+        if declared and all(f.dump_only for f in declared.values()):
+            jsonschema["required"] = sorted(
+                f.data_key or name for name, f in declared.items() if not f.metadata.get("optional")
+            )
+        return jsonschema
+
+
+class Plugin(MarshmallowPlugin):
+    Converter = ResponseConverter
+
+
+def nul_free(
+    converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
+) -> dict[str, Any]:
+    """Say in the document what the `no_nul` validator enforces."""
+    return {"pattern": "^[^\\x00]*$"} if no_nul in field.validators else {}
+
+
+def documented_routes(app: web.Application) -> Iterator[tuple[str, str, web.AbstractRoute]]:
+    """(method, path, route) of every route the document must describe: HEAD mirrors GET,
+    and static files are not part of the API."""
+    for route in app.router.routes():
+        if route.method == "HEAD" or isinstance(route.resource, web.StaticResource):
+            continue
+        assert route.resource is not None
+        yield route.method, route.resource.canonical, route
+
+
+def coverage_gaps(
+    app: web.Application, operations: Mapping[str, Operation] = OPERATIONS
+) -> tuple[list[str], list[str]]:
+    """Routes without an operation, and operations without a route ("METHOD /path")."""
+    routed = {f"{method} {path}" for method, path, _ in documented_routes(app)}
+    return sorted(routed - operations.keys()), sorted(operations.keys() - routed)
+
+
+def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(status).phrase,
+        "headers": _header_refs((REQUEST_ID_HEADER,)),
+        "content": {PROBLEM_JSON: {"schema": ProblemOut}},
+    }
+
+
+def _path_parameters(key: str, path: str, plugin: Plugin) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    unknown = [name for name in names if name not in PATH_PARAMETERS]
+    if unknown:
+        raise LookupError(f"{key}: add {unknown} to PATH_PARAMETERS in openapi/operations.py")
+    assert plugin.converter is not None
+    parameters = []
+    for name in names:
+        schema = plugin.converter.field2property(PATH_PARAMETERS[name])
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        if "description" in schema:
+            parameter["description"] = schema.pop("description")
+        parameters.append(parameter)
+    return parameters
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` into `base`: mappings merge key by key, lists (parameters) are extended."""
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        elif isinstance(value, list) and isinstance(base.get(key), list):
+            base[key].extend(value)
+        else:
+            base[key] = value
+    return base
+
+
+def _operation(
+    key: str,
+    path: str,
+    op: Operation,
+    route: web.AbstractRoute,
+    app: web.Application,
+    plugin: Plugin,
+) -> dict[str, Any]:
+    success: dict[str, Any] = {
+        "description": HTTPStatus(op.status).phrase,
+        "headers": _header_refs((REQUEST_ID_HEADER, *op.headers)),
+    }
+    if op.returns is not None:
+        # apispec rewrites what it is given in place: raw mappings go in as copies.
+        returns = op.returns if isinstance(op.returns, Schema) else copy.deepcopy(op.returns)
+        success["content"] = {op.media_type: {"schema": returns}}
+    responses: dict[str, Any] = {str(op.status): success}
+    parameters = _path_parameters(key, path, plugin)
+    if op.query is not None:
+        query = op.query if isinstance(op.query, Schema) else op.query(app[SETTINGS])
+        parameters.append({"in": "query", "schema": query})
+    # 500 is never meant to happen (the fuzz fails on any), but clients learn its shape.
+    statuses = sorted({*op.errors, *((401,) if op.auth else ()), 500})
+    responses.update({str(status): _problem(status) for status in statuses})
+    operation: dict[str, Any] = {
+        "operationId": op.operation_id or getattr(route.handler, "__name__", None),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": responses,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if op.description:
+        operation["description"] = op.description
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.body}},
+        }
+    if op.auth:
+        operation["security"] = [{BEARER: []}]
+    return _merge(operation, copy.deepcopy(op.extra))
+
+
+def build_spec(
+    app: web.Application, operations: Mapping[str, Operation] = OPERATIONS
+) -> dict[str, Any]:
+    """The OpenAPI document of `app`'s routes; undocumented routes are logged and left out."""
+    plugin = Plugin()
+    spec = APISpec(
+        title="userdir",
+        version=__version__,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[plugin],
+        info={
+            "description": "A GitHub users directory and restaurant menus. Every error is an "
+            "RFC 9457 problem (`application/problem+json`) whose `errors` name each bad input.",
+        },
+    )
+    assert plugin.converter is not None
+    plugin.converter.add_attribute_function(nul_free)  # type: ignore[no-untyped-call]
+    spec.components.schema("ProblemOut", schema=ProblemOut)
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
+    # Ready for conditional GETs: an operation that honours If-None-Match names them in its
+    # `extra`: {"parameters": ["IfNoneMatch"], "responses": {"304": "NotModified"}}.
+    spec.components.parameter(
+        "IfNoneMatch",
+        "header",
+        {"name": "If-None-Match", "schema": {"type": "string"}, "description": "ETags held."},
+    )
+    spec.components.response(
+        "NotModified",
+        {"description": "Not Modified", "headers": _header_refs((REQUEST_ID_HEADER, "ETag"))},
+    )
+    spec.components.security_scheme(
+        BEARER, {"type": "http", "scheme": "bearer", "description": "An API token, on writes."}
+    )
+    missing, unrouted = coverage_gaps(app, operations)
+    for gap in missing:
+        log.warning("route %s is not in openapi/operations.py: left out of /openapi.json", gap)
+    for gap in unrouted:
+        log.warning("openapi/operations.py describes %s, which no route serves", gap)
+    for method, path, route in documented_routes(app):
+        key = f"{method} {path}"
+        if key in operations:
+            operation = _operation(key, path, operations[key], route, app, plugin)
+            spec.path(path=path, operations={method.lower(): operation})
+    document: dict[str, Any] = spec.to_dict()
+    return document
+
+
+async def build_openapi(app: web.Application) -> None:
+    """on_startup: encode the document once; /openapi.json serves these bytes."""
+    app[OPENAPI] = orjson.dumps(build_spec(app))

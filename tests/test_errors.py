@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.helpers import get_json, request_json
+from userdir.app import create_app
+from userdir.config import Settings
+
+
+async def test_unknown_path_is_problem_json(client: TestClient) -> None:
+    problem = await get_json(client, "/no/such/thing", expected_status=404)
+    assert problem["title"] == "Not Found"
+    assert problem["instance"] == "/no/such/thing"
+    assert problem["type"] == "about:blank"
+
+
+async def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
+    async with client.delete("/users") as response:
+        assert response.status == 405
+        assert "GET" in response.headers["Allow"]
+        assert response.content_type == "application/problem+json"
+    await request_json(client, "DELETE", "/users", expected_status=405)
+
+
+async def test_request_id_is_echoed_when_sane(client: TestClient) -> None:
+    async with client.get("/restaurant/", headers={"X-Request-ID": "abc-123"}) as response:
+        assert response.headers["X-Request-ID"] == "abc-123"
+    async with client.get("/restaurant/", headers={"X-Request-ID": "bad id <script>"}) as response:
+        assert len(response.headers["X-Request-ID"]) == 32
+
+
+@pytest.fixture
+async def failing_client(aiohttp_client, settings: Settings) -> TestClient:  # type: ignore[no-untyped-def]
+    app = create_app(settings)
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.router.add_get("/boom", boom)
+    client: TestClient = await aiohttp_client(app)
+    return client
+
+
+async def test_500_hides_internals_and_logs_the_request_id(
+    failing_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="userdir.errors"):
+        problem = await get_json(failing_client, "/boom", expected_status=500)
+    assert "hunter2" not in str(problem) and "RuntimeError" not in str(problem)
+    assert problem["detail"] == "The server could not complete the request."
+    record = next(r for r in caplog.records if r.name == "userdir.errors")
+    assert problem["request_id"] in record.getMessage()
+    assert record.exc_info is not None and "hunter2" in str(record.exc_info[1])
