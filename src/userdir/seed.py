@@ -31,7 +31,7 @@ PREFETCH = 3  # pages read ahead of the one being written: smooths latency, boun
 
 
 def create_seed_engine(database_url: str) -> AsyncEngine:
-    """An engine whose PostgreSQL commits return before their WAL reaches the disk.
+    """An engine for seeding: PostgreSQL commits return before their WAL reaches the disk.
 
     Seeding writes data that can be fetched again: a server crash may forget the commits of
     the last fraction of a second (whole pages only, never half of one), and the next run,
@@ -41,7 +41,9 @@ def create_seed_engine(database_url: str) -> AsyncEngine:
     if make_url(database_url).get_backend_name() != "postgresql":
         return create_engine(database_url)
     settings = {"server_settings": {"synchronous_commit": "off"}}
-    return create_engine(database_url, connect_args=settings)
+    # No ping before every page's checkout: a run is short, and a dropped connection fails
+    # one page's transaction, which the next run reads again.
+    return create_engine(database_url, connect_args=settings, pool_pre_ping=False)
 
 
 class SeedError(Exception):
