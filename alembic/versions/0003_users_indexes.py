@@ -1,7 +1,7 @@
 """users: an index for ordering by username within a type
 
-Revision ID: 0003_users
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-21
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0003_users"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

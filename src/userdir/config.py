@@ -27,6 +27,7 @@ class Settings:
     cache_prefix: str = "userdir"
     shutdown_timeout: float = 10.0
     max_depth: int = 8
+    max_nested_nodes: int = 100_000
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     github_api_url: str = "https://api.github.com"
     github_tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -87,6 +88,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         cache_prefix=environ.get("CACHE_PREFIX") or "userdir",
         shutdown_timeout=float(_int(environ, "SHUTDOWN_TIMEOUT", 10, 0, 3600)),
         max_depth=_int(environ, "MAX_DEPTH", 8, 1, 64),
+        max_nested_nodes=_int(environ, "MAX_NESTED_NODES", 100_000, 1, 100_000_000),
         api_tokens=_tokens(environ.get("USERDIR_API_TOKENS")),
         github_api_url=(environ.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
         github_tokens=github_tokens,

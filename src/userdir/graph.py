@@ -1,48 +1,85 @@
-"""The modifier graph, assembled in Python from rows and edges loaded in bulk."""
+"""The modifier graph, assembled in Python from rows and links loaded in bulk."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from userdir.models import Item
+Row = Mapping[str, Any]
+LINK_FIELDS = ("position", "min_select", "max_select", "price_cents")
 
 
-def item_fields(item: Item) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "name": item.name,
-        "description": item.description,
-        "price_cents": item.price_cents,
-        "currency": item.currency,
-    }
+def children_of(links: Iterable[Row]) -> dict[int, list[Row]]:
+    """Each item's links in menu order: by position, then modifier id."""
+    children: defaultdict[int, list[Row]] = defaultdict(list)
+    for link in links:
+        children[link["item_id"]].append(link)
+    for kids in children.values():
+        kids.sort(key=lambda link: (link["position"], link["modifier_id"]))
+    return dict(children)
+
+
+def nested_size(
+    roots: Sequence[int], children: Mapping[int, Sequence[Row]], depth: int, budget: int
+) -> list[int]:
+    """Node counts of the nested rendering at depth 0, 1, ... up to `depth`, stopping once
+    past `budget`: with shared modifiers the count multiplies at each level.
+
+    On a graph with a cycle this over-counts (rendering stops at a repeat): a safe bound.
+    """
+    size = dict.fromkeys(children.keys() | set(roots), 1)
+    totals = [len(roots)]
+    for _ in range(depth):
+        if totals[-1] > budget:
+            break
+        size = {
+            item: 1 + sum(size.get(link["modifier_id"], 1) for link in children.get(item, ()))
+            for item in size
+        }
+        totals.append(sum(size[root] for root in roots))
+    return totals
 
 
 def nest(
-    items: Sequence[Item], edges: Iterable[tuple[int, int]], *, depth: int
+    items: Sequence[Row], links: Iterable[Row], *, depth: int, roots: Sequence[int] | None = None
 ) -> list[dict[str, Any]]:
-    """Every item with its modifiers nested up to `depth` levels.
+    """Each root (every item by default) with its modifiers nested up to `depth` levels.
 
     A branch stops, marked `"truncated": true`, where the depth runs out or where a modifier
-    is already on the path from the root (a cycle), so rendering always terminates.
+    is already on the path from the root (a cycle), so rendering always terminates. A
+    modifier carries its `link` (position, selection bounds, price in this context).
     """
-    by_id = {item.id: item_fields(item) for item in items}
-    children: defaultdict[int, list[int]] = defaultdict(list)
-    for parent, child in edges:
-        if parent in by_id and child in by_id:
-            children[parent].append(child)
+    by_id = {item["id"]: dict(item) for item in items}
+    # Links may lead to items not loaded (below a subtree's last level): they still count
+    # for "truncated", and are rendered only when their item is there.
+    children = {parent: kids for parent, kids in children_of(links).items() if parent in by_id}
 
-    def render(item_id: int, remaining: int, path: frozenset[int]) -> dict[str, Any]:
+    def render(
+        item_id: int, remaining: int, path: frozenset[int], link: Row | None = None
+    ) -> dict[str, Any]:
         node = dict(by_id[item_id])
+        if link is not None:
+            node["link"] = {name: link[name] for name in LINK_FIELDS}
         kids = children.get(item_id, [])
-        cut = bool(kids) and (remaining == 0 or any(k in path for k in kids))
-        node["truncated"] = cut
+        node["truncated"] = bool(kids) and (
+            remaining == 0 or any(k["modifier_id"] in path for k in kids)
+        )
         if remaining == 0:
             node["modifiers"] = []
             return node
         inner = path | {item_id}
-        node["modifiers"] = [render(k, remaining - 1, inner) for k in kids if k not in inner]
+        node["modifiers"] = [
+            render(k["modifier_id"], remaining - 1, inner, k)
+            for k in kids
+            if k["modifier_id"] not in inner and k["modifier_id"] in by_id
+        ]
         return node
 
-    return [render(item.id, depth, frozenset()) for item in items]
+    ids = by_id.keys() if roots is None else roots
+    return [render(item_id, depth, frozenset()) for item_id in ids]
+
+
+def flat(items: Sequence[Row], links: Iterable[Row]) -> dict[str, Any]:
+    """Each item once plus the links between them: linear in items + links."""
+    return {"items": list(items), "links": list(links)}

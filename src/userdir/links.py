@@ -33,5 +33,16 @@ def page_links(
     return links
 
 
+def number_links(url: URL, page_number: int, page_size: int, total: int) -> dict[str, URL]:
+    """next/prev links by page number, for small collections paged by OFFSET."""
+    links: dict[str, URL] = {}
+    if page_number * page_size < total:
+        links["next"] = url.update_query(page_number=page_number + 1)
+    if page_number > 1:
+        last = max(1, -(-total // page_size))
+        links["prev"] = url.update_query(page_number=min(page_number - 1, last))
+    return links
+
+
 def link_header(links: Mapping[str, URL]) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())

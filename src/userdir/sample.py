@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.models import Item, Restaurant, item_modifier
+from userdir.queries.menu import RESTAURANTS, menu_version
 from userdir.queries.users import upsert_users
 from userdir.queries.versions import bump_version
 from userdir.schemas.github import GITHUB_USERS_IN
@@ -57,12 +58,13 @@ async def load_menus(session: AsyncSession) -> None:
         session.add_all(items.values())
         await session.flush()
         links = [
-            {"item_id": items[n].id, "modifier_id": items[m].id}
+            {"item_id": items[n].id, "modifier_id": items[m].id, "position": position}
             for n, _, modifiers in spec
-            for m in modifiers
+            for position, m in enumerate(modifiers)
         ]
         await session.execute(insert(item_modifier), links)
-    await bump_version(session, "menu")
+        await bump_version(session, menu_version(restaurant.id))
+    await bump_version(session, RESTAURANTS)
 
 
 async def load_sample_data(session: AsyncSession) -> None:

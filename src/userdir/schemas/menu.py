@@ -1,4 +1,4 @@
-"""Menus on the wire: items nested with their modifiers, and the read query string."""
+"""Menus on the wire: items nested with their modifiers or flat with links, and read queries."""
 
 from __future__ import annotations
 
@@ -6,16 +6,40 @@ from functools import lru_cache
 
 from marshmallow import Schema, fields, validate
 
+FORMATS = ("nested", "flat")
 
-class ItemOut(Schema):
+
+class LinkOut(Schema):
+    """What an item -> modifier link carries; in flat output it names both ends."""
+
+    item_id = fields.Integer(dump_only=True)
+    modifier_id = fields.Integer(dump_only=True)
+    position = fields.Integer(dump_only=True)
+    min_select = fields.Integer(dump_only=True)
+    max_select = fields.Integer(dump_only=True, allow_none=True)
+    price_cents = fields.Integer(dump_only=True, allow_none=True)
+
+
+class ItemFieldsOut(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(dump_only=True)
     description = fields.String(dump_only=True, allow_none=True)
     price_cents = fields.Integer(dump_only=True, allow_none=True)
     currency = fields.String(dump_only=True)
+    available = fields.Boolean(dump_only=True)
+
+
+class ItemOut(ItemFieldsOut):
     # True where nesting stopped (depth limit or a cycle): never cut silently.
     truncated = fields.Boolean(dump_only=True)
+    # On modifiers only: the link from the item above.
+    link = fields.Nested(LinkOut(exclude=("item_id", "modifier_id")), dump_only=True)
     modifiers = fields.List(fields.Nested(lambda: ItemOut()), dump_only=True)
+
+
+class FlatMenuOut(Schema):
+    items = fields.List(fields.Nested(ItemFieldsOut), dump_only=True)
+    links = fields.List(fields.Nested(LinkOut), dump_only=True)
 
 
 class RestaurantOut(Schema):
@@ -23,13 +47,31 @@ class RestaurantOut(Schema):
     name = fields.String(dump_only=True)
 
 
+class RestaurantDetailOut(RestaurantOut):
+    items = fields.Integer(dump_only=True)
+    links = fields.Integer(dump_only=True)
+
+
 @lru_cache(maxsize=8)
 def menu_query_schema(max_depth: int) -> Schema:
     class MenuQuery(Schema):
         depth = fields.Integer(load_default=max_depth, validate=validate.Range(0, max_depth))
+        format = fields.String(load_default="nested", validate=validate.OneOf(FORMATS))
 
     return MenuQuery()
 
 
+class RestaurantsQuery(Schema):
+    page_number = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    pagination = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+ITEM_OUT = ItemOut()
 ITEMS_OUT = ItemOut(many=True)
+ITEM_FIELDS_OUT = ItemFieldsOut()
+LINK_OUT = LinkOut()
+FLAT_MENU_OUT = FlatMenuOut()
 RESTAURANT_OUT = RestaurantOut()
+RESTAURANTS_OUT = RestaurantOut(many=True)
+RESTAURANT_DETAIL_OUT = RestaurantDetailOut()
+RESTAURANTS_QUERY = RestaurantsQuery()

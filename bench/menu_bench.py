@@ -1,0 +1,217 @@
+"""Menu read benchmark on PostgreSQL: a generated menu of 10,000 items, 50,000 links, depth 8.
+
+Creates a throwaway database, loads the menu, starts `userdir serve` on 127.0.0.1 (a free
+port) once with the response cache off and once with it on, times sequential requests, then
+stops the servers and drops the database. Bounded: every request and step has a timeout.
+
+    .venv/bin/python bench/menu_bench.py [--requests 40] [--json bench/results/menu.json]
+
+BENCH_POSTGRES_DSN overrides postgresql://postgres@127.0.0.1:5432/postgres (127.0.0.1 only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from sqlalchemy import insert
+
+from userdir import migrations
+from userdir.dag import check_graph
+from userdir.db import create_engine, create_sessionmaker
+from userdir.models import Item, Restaurant, item_modifier
+
+ITEMS, LINKS, DEPTH = 10_000, 50_000, 8
+ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def generate(seed: int = 5) -> tuple[list[int], list[tuple[int, int]]]:
+    """Items in DEPTH + 1 layers; links only point to later layers, so the graph is acyclic,
+    and a chain through every layer makes it exactly DEPTH deep."""
+    rng = random.Random(seed)
+    ids = list(range(1, ITEMS + 1))
+    per_layer = ITEMS // (DEPTH + 1)
+    layer = {i: min((i - 1) // per_layer, DEPTH) for i in ids}
+    by_layer: dict[int, list[int]] = {}
+    for i in ids:
+        by_layer.setdefault(layer[i], []).append(i)
+    links = {(by_layer[n][0], by_layer[n + 1][0]) for n in range(DEPTH)}
+    parents = [i for i in ids if layer[i] < DEPTH]
+    while len(links) < LINKS:
+        parent = rng.choice(parents)
+        below = rng.randint(layer[parent] + 1, DEPTH)
+        links.add((parent, rng.choice(by_layer[below])))
+    return ids, sorted(links)
+
+
+async def load(url: str) -> None:
+    ids, links = generate()
+    check_graph(ids, links, max_depth=DEPTH)  # the generated menu is one the API accepts
+    engine = create_engine(url)
+    try:
+        await migrations.upgrade(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            session.add(Restaurant(id=1, name="Generated"))
+            await session.flush()
+            await session.execute(
+                insert(Item),
+                [
+                    {"id": i, "restaurant_id": 1, "name": f"item {i}", "price_cents": i % 900}
+                    for i in ids
+                ],
+            )
+            positions: dict[int, int] = {}
+            rows = []
+            for parent, child in links:
+                positions[parent] = positions.get(parent, -1) + 1
+                rows.append(
+                    {"item_id": parent, "modifier_id": child, "position": positions[parent]}
+                )
+            await session.execute(insert(item_modifier), rows)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def database() -> Any:
+    name = f"userdir_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
+        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(url: str, **env: str) -> Iterator[str]:
+    port = free_port()
+    environ = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "userdir.cli", "serve"], env=environ, cwd=ROOT
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()  # SIGTERM: the server's graceful stop
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not become ready within 30 s")
+
+
+async def measure(session: aiohttp.ClientSession, url: str, requests: int) -> dict[str, Any]:
+    times: list[float] = []
+    size, status = 0, 0
+    for _ in range(requests + 1):  # the first warms connections (and the cache, if on)
+        start = time.perf_counter()
+        async with session.get(url) as response:
+            body = await response.read()
+        times.append((time.perf_counter() - start) * 1000)
+        size, status = len(body), response.status
+    times = times[1:]
+    quantiles = statistics.quantiles(times, n=100, method="inclusive")
+    return {
+        "status": status,
+        "bytes": size,
+        "p50_ms": round(statistics.median(times), 1),
+        "p99_ms": round(quantiles[98], 1),
+        "requests": requests,
+    }
+
+
+async def run(requests: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"items": ITEMS, "links": LINKS, "depth": DEPTH}
+    async with database() as url:
+        started = time.perf_counter()
+        await load(url)
+        results["load_s"] = round(time.perf_counter() - started, 1)
+        paths = {
+            "flat": "/restaurant/1/item?format=flat",
+            "nested_depth3": "/restaurant/1/item?depth=3",
+            "nested_depth1": "/restaurant/1/item?depth=1",
+            "item_depth3": "/restaurant/1/item/1?depth=3",
+            "item_depth8_flat": "/restaurant/1/item/1?format=flat",
+        }
+        timeout = aiohttp.ClientTimeout(total=120)
+        runs = [
+            ("no_cache", {"CACHE_TTL": "0"}, paths, requests),
+            ("cache", {"CACHE_TTL": "600"}, paths, requests),
+            # What the refused nested depth=3 would cost with the budget raised past it.
+            (
+                "no_cache_budget_1m",
+                {"CACHE_TTL": "0", "MAX_NESTED_NODES": "1000000"},
+                {"nested_depth3": paths["nested_depth3"]},
+                max(2, requests // 10),
+            ),
+        ]
+        for label, env, targets, count in runs:
+            with server(url, **env) as base:
+                async with aiohttp.ClientSession(timeout=timeout) as session:
+                    await wait_ready(session, base)
+                    for name, path in targets.items():
+                        result = await measure(session, base + path, count)
+                        results[f"{label}.{name}"] = result
+                        print(f"{label:9} {name:17} {orjson.dumps(result).decode()}", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    results = asyncio.run(asyncio.wait_for(run(args.requests), timeout=900))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+if __name__ == "__main__":
+    main()

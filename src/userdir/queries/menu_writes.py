@@ -1,0 +1,220 @@
+"""Menu writes: each runs inside the handler's transaction, after taking the menu's lock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from userdir.dag import GraphViolation, check_graph, check_link
+from userdir.errors import Conflict, NotFound
+from userdir.graph import LINK_FIELDS
+from userdir.models import Item, Restaurant, item_modifier
+from userdir.queries.menu import RESTAURANTS, Row, list_links, menu_version
+from userdir.queries.versions import bump_version
+
+
+async def lock_menu(session: AsyncSession, *, restaurant_id: int) -> Restaurant:
+    """Serialize the writers of one menu until the transaction ends, then return it.
+
+    The version bump comes first because it is a write: pysqlite only opens a transaction
+    at the first write, so on SQLite this takes the database's write lock before anything
+    is read, and concurrent writers queue (busy_timeout) instead of checking stale edges.
+    On PostgreSQL it row-locks the menu's version; FOR UPDATE on the restaurant also holds
+    off a concurrent delete of the restaurant.
+    """
+    await bump_version(session, menu_version(restaurant_id))
+    stmt = select(Restaurant).where(Restaurant.id == restaurant_id).with_for_update()
+    restaurant = await session.scalar(stmt)
+    if restaurant is None:
+        raise NotFound(f"No restaurant with id {restaurant_id}.")
+    return restaurant
+
+
+async def create_restaurant(session: AsyncSession, *, name: str) -> Restaurant:
+    restaurant = Restaurant(name=name)
+    session.add(restaurant)
+    await session.flush()
+    await bump_version(session, RESTAURANTS)
+    # SQLite may reuse the id of a deleted restaurant: its menu's old cache must not show.
+    await bump_version(session, menu_version(restaurant.id))
+    return restaurant
+
+
+async def update_restaurant(
+    session: AsyncSession, *, restaurant_id: int, changes: Mapping[str, Any]
+) -> Restaurant:
+    restaurant = await lock_menu(session, restaurant_id=restaurant_id)
+    for name, value in changes.items():
+        setattr(restaurant, name, value)
+    await session.flush()
+    await bump_version(session, RESTAURANTS)
+    return restaurant
+
+
+async def delete_restaurant(session: AsyncSession, *, restaurant_id: int) -> None:
+    await lock_menu(session, restaurant_id=restaurant_id)
+    # Items and their links go with it: ON DELETE CASCADE.
+    await session.execute(delete(Restaurant).where(Restaurant.id == restaurant_id))
+    await bump_version(session, RESTAURANTS)
+
+
+async def get_item(session: AsyncSession, *, restaurant_id: int, item_id: int) -> Item:
+    stmt = select(Item).where(Item.id == item_id, Item.restaurant_id == restaurant_id)
+    item = await session.scalar(stmt)
+    if item is None:
+        raise NotFound(f"No item {item_id} in restaurant {restaurant_id}.")
+    return item
+
+
+async def create_item(
+    session: AsyncSession, *, restaurant_id: int, fields: Mapping[str, Any]
+) -> Item:
+    await lock_menu(session, restaurant_id=restaurant_id)
+    item = Item(restaurant_id=restaurant_id, **fields)
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def update_item(
+    session: AsyncSession, *, restaurant_id: int, item_id: int, changes: Mapping[str, Any]
+) -> Item:
+    await lock_menu(session, restaurant_id=restaurant_id)
+    item = await get_item(session, restaurant_id=restaurant_id, item_id=item_id)
+    for name, value in changes.items():
+        setattr(item, name, value)
+    await session.flush()
+    return item
+
+
+async def delete_item(session: AsyncSession, *, restaurant_id: int, item_id: int) -> None:
+    await lock_menu(session, restaurant_id=restaurant_id)
+    await get_item(session, restaurant_id=restaurant_id, item_id=item_id)
+    # Its links, both ways, go with it: ON DELETE CASCADE.
+    await session.execute(delete(Item).where(Item.id == item_id))
+
+
+def describe_path(names: Mapping[Any, str], path: Sequence[Any]) -> str:
+    return " -> ".join(f"{names.get(node, node)} ({node})" for node in path)
+
+
+def _violation(
+    exc: GraphViolation[Any], names: Mapping[Any, str], field: str, max_depth: int
+) -> Conflict:
+    shown = describe_path(names, exc.path)
+    if exc.kind == "cycle":
+        detail = f"The modifiers would form a cycle: {shown}."
+    else:
+        levels = len(exc.path) - 1
+        detail = f"The menu would be {levels} levels deep ({shown}); the maximum is {max_depth}."
+    error = {"field": field, "detail": detail, "path": exc.path}
+    return Conflict(detail, errors=[error])
+
+
+async def _names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    rows = await session.execute(select(Item.id, Item.name).where(Item.id.in_(set(ids))))
+    return {row.id: row.name for row in rows}
+
+
+async def put_link(
+    session: AsyncSession,
+    *,
+    restaurant_id: int,
+    item_id: int,
+    modifier_id: int,
+    attributes: Mapping[str, Any],
+    max_depth: int,
+) -> tuple[Row, bool]:
+    """Link item -> modifier, or update the link's attributes; True when it is new."""
+    await lock_menu(session, restaurant_id=restaurant_id)
+    await get_item(session, restaurant_id=restaurant_id, item_id=item_id)
+    modifier = await session.get(Item, modifier_id)
+    if modifier is None:
+        raise NotFound(f"No item with id {modifier_id}.")
+    if modifier.restaurant_id != restaurant_id:
+        raise Conflict(
+            f"Item {modifier_id} belongs to restaurant {modifier.restaurant_id}: an item's "
+            f"modifiers come from its own restaurant ({restaurant_id}).",
+            errors=[{"field": "modifier_id", "detail": "Belongs to another restaurant."}],
+        )
+    links = await list_links(session, restaurant_id=restaurant_id)
+    existing = next(
+        (k for k in links if k["item_id"] == item_id and k["modifier_id"] == modifier_id), None
+    )
+    if existing is None:
+        edges = [(k["item_id"], k["modifier_id"]) for k in links]
+        try:
+            check_link(edges, item_id, modifier_id, max_depth=max_depth)
+        except GraphViolation as exc:
+            names = await _names(session, exc.path)
+            raise _violation(exc, names, "modifier_id", max_depth) from None
+    values = {name: attributes.get(name) for name in LINK_FIELDS}
+    if values["position"] is None:
+        siblings = [k["position"] for k in links if k["item_id"] == item_id]
+        values["position"] = existing["position"] if existing else max(siblings, default=-1) + 1
+    if existing is None:
+        await session.execute(
+            insert(item_modifier).values(item_id=item_id, modifier_id=modifier_id, **values)
+        )
+    else:
+        await session.execute(
+            update(item_modifier)
+            .where(item_modifier.c.item_id == item_id, item_modifier.c.modifier_id == modifier_id)
+            .values(**values)
+        )
+    return {"item_id": item_id, "modifier_id": modifier_id, **values}, existing is None
+
+
+async def delete_link(
+    session: AsyncSession, *, restaurant_id: int, item_id: int, modifier_id: int
+) -> None:
+    await lock_menu(session, restaurant_id=restaurant_id)
+    await get_item(session, restaurant_id=restaurant_id, item_id=item_id)
+    result = await session.execute(
+        delete(item_modifier).where(
+            item_modifier.c.item_id == item_id, item_modifier.c.modifier_id == modifier_id
+        )
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"Item {item_id} has no modifier {modifier_id}.")
+
+
+def check_document(items: Sequence[Row], links: Sequence[Row], *, max_depth: int) -> None:
+    """The graph invariants of a whole menu document, by key, before anything is written."""
+    edges = [(link["item"], link["modifier"]) for link in links]
+    try:
+        check_graph([item["key"] for item in items], edges, max_depth=max_depth)
+    except GraphViolation as exc:
+        names = {item["key"]: item["name"] for item in items}
+        raise _violation(exc, names, "links", max_depth) from None
+
+
+async def replace_menu(
+    session: AsyncSession, *, restaurant_id: int, items: Sequence[Row], links: Sequence[Row]
+) -> None:
+    """Replace every item and link of the menu (items by document key, links by keys)."""
+    await lock_menu(session, restaurant_id=restaurant_id)
+    await session.execute(delete(Item).where(Item.restaurant_id == restaurant_id))
+    if not items:
+        return
+    rows = [
+        {"restaurant_id": restaurant_id, **{k: v for k, v in item.items() if k != "key"}}
+        for item in items
+    ]
+    stmt = insert(Item).returning(Item.id, sort_by_parameter_order=True)
+    ids = dict(zip((item["key"] for item in items), await session.scalars(stmt, rows), strict=True))
+    if links:
+        await session.execute(
+            insert(item_modifier),
+            [
+                {
+                    "item_id": ids[link["item"]],
+                    "modifier_id": ids[link["modifier"]],
+                    **{name: link[name] for name in LINK_FIELDS},
+                }
+                for link in links
+            ],
+        )

@@ -1,0 +1,122 @@
+"""Menu writes on the wire: restaurants, items, links, and whole menu documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from userdir.schemas.query import no_nul
+
+INT_MAX = 2**31 - 1  # INTEGER columns on both databases
+MAX_DOCUMENT_ITEMS = 20_000
+MAX_DOCUMENT_LINKS = 100_000
+
+
+def Name(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
+    return fields.String(validate=[validate.Length(1, 200), no_nul], **kwargs)
+
+
+def Count(**kwargs: Any) -> fields.Integer:  # noqa: N802
+    return fields.Integer(strict=True, validate=validate.Range(0, INT_MAX), **kwargs)
+
+
+class RestaurantIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = Name(required=True)
+
+
+class RestaurantPatch(Schema):
+    name = Name()
+
+
+class ItemPatch(Schema):
+    """Every field optional: only what is given changes."""
+
+    name = Name()
+    description = fields.String(allow_none=True, validate=[validate.Length(max=10_000), no_nul])
+    price_cents = Count(allow_none=True, metadata={"doc": "integer minor units"})
+    currency = fields.String(
+        validate=validate.Regexp(r"^[A-Z]{3}\Z", error="An ISO 4217 code such as USD.")
+    )
+    available = fields.Boolean(truthy={True}, falsy={False})
+
+
+class ItemIn(ItemPatch):
+    name = Name(required=True)
+    description = fields.String(
+        allow_none=True, load_default=None, validate=[validate.Length(max=10_000), no_nul]
+    )
+    price_cents = Count(allow_none=True, load_default=None)
+    currency = fields.String(
+        load_default="USD",
+        validate=validate.Regexp(r"^[A-Z]{3}\Z", error="An ISO 4217 code such as USD."),
+    )
+    available = fields.Boolean(truthy={True}, falsy={False}, load_default=True)
+
+
+class LinkIn(Schema):
+    """A link's attributes; a PUT gives them all (position: kept, or after the last)."""
+
+    position = Count(allow_none=True, load_default=None)
+    min_select = fields.Integer(strict=True, validate=validate.Range(0, 1000), load_default=0)
+    # null: no upper bound
+    max_select = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(0, 1000), load_default=None
+    )
+    price_cents = Count(allow_none=True, load_default=None)
+
+    @validates_schema(skip_on_field_errors=False)
+    def bounds(self, data: dict[str, Any], **kwargs: Any) -> None:
+        high = data.get("max_select")
+        if high is not None and high < data.get("min_select", 0):
+            raise ValidationError("Must be at least min_select.", "max_select")
+
+
+Key = Name
+
+
+class FlatItemIn(ItemIn):
+    key = Key(required=True, metadata={"doc": "names the item inside this document"})
+
+
+class FlatLinkIn(LinkIn):
+    item = Key(required=True)
+    modifier = Key(required=True)
+
+
+class FlatMenuIn(Schema):
+    items = fields.List(
+        fields.Nested(FlatItemIn), required=True, validate=validate.Length(max=MAX_DOCUMENT_ITEMS)
+    )
+    links = fields.List(
+        fields.Nested(FlatLinkIn),
+        load_default=list,
+        validate=validate.Length(max=MAX_DOCUMENT_LINKS),
+    )
+
+
+class NodeIn(ItemPatch):
+    """An item in a nested document: with a name it defines the item under its key (the name
+    by default); with only a key it refers to an item defined elsewhere in the document."""
+
+    key = Key()
+    link = fields.Nested(LinkIn)
+    modifiers = fields.List(fields.Nested(lambda: NodeIn()), load_default=list)
+
+
+class NestedMenuIn(Schema):
+    items = fields.List(
+        fields.Nested(NodeIn), required=True, validate=validate.Length(max=MAX_DOCUMENT_ITEMS)
+    )
+
+
+RESTAURANT_IN = RestaurantIn()
+RESTAURANT_PATCH = RestaurantPatch()
+ITEM_IN = ItemIn()
+ITEM_PATCH = ItemPatch()
+LINK_IN = LinkIn()
+FLAT_MENU_IN = FlatMenuIn()
+NESTED_MENU_IN = NestedMenuIn()
