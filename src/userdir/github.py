@@ -21,7 +21,7 @@ API_VERSION = "2022-11-28"
 USER_AGENT = f"userdir/{__version__} (+https://github.com/userdir)"
 MAX_PER_PAGE = 100  # GitHub's own cap for list endpoints
 SECONDARY_WAIT = 60.0  # seconds; GitHub's minimum for a secondary limit without Retry-After
-ETAG_PAGES = 256  # pages whose ETag and body are kept, least recently used evicted
+ETAG_PAGES = 32  # pages whose ETag and body are kept (~100 KB each), least recently used out
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
