@@ -1,4 +1,4 @@
-"""The `userdir` command: serve, migrate, reset."""
+"""The `userdir` command: serve, migrate, reset, seed."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from userdir import migrations
 from userdir.app import create_app
 from userdir.config import ConfigError, Settings, load_settings
 from userdir.db import censored, create_engine, create_sessionmaker
 from userdir.sample import load_sample_data
+from userdir.seed import SeedError
+from userdir.seed_cli import run_seed
 from userdir.server import serve
 
 log = logging.getLogger("userdir")
@@ -36,7 +39,63 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db_cmd.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations up to the newest")
     db_commands.add_parser("reset", help="drop everything, migrate, load the sample data")
+
+    seed_cmd = commands.add_parser("seed", help="store GitHub users (from the API or a file)")
+    seed_cmd.add_argument(
+        "-t", "--total", type=_positive, help="users to read from the API (default: 25)"
+    )
+    seed_cmd.add_argument(
+        "--since", type=_not_negative, help="start after this id (default: the highest stored)"
+    )
+    seed_cmd.add_argument(
+        "--from-file", type=Path, metavar="PATH", help="load a JSON array in GitHub's format"
+    )
+    seed_cmd.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="stop instead of waiting when the rate limit is spent",
+    )
+    seed_cmd.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     return parser
+
+
+def _positive(raw: str) -> int:
+    value = _not_negative(raw)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _not_negative(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def seed(args: argparse.Namespace, settings: Settings) -> None:
+    if args.from_file is not None and (args.total is not None or args.since is not None):
+        raise SeedError("--from-file loads the whole file: it takes neither --total nor --since")
+    # A line per request would drown the progress display; failures are reported anyway.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.quiet:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    with asyncio.Runner(loop_factory=_uvloop_factory()) as runner:
+        report = runner.run(
+            run_seed(
+                settings,
+                total=args.total or 25,
+                since=args.since,
+                from_file=args.from_file,
+                wait=not args.no_wait,
+                quiet=args.quiet,
+            )
+        )
+    if not args.quiet:
+        print(f"userdir: seed done: {report.summary()}", file=sys.stderr)
 
 
 async def reset_database(settings: Settings) -> None:
@@ -76,10 +135,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         settings = load_settings({**os.environ, **{k: v for k, v in overrides.items() if v}})
         _event_loop_policy()
         asyncio.run(run_server(settings, args.reset_db))
+    elif args.command == "seed":
+        seed(args, settings)
     elif args.db_command == "upgrade":
         asyncio.run(upgrade_database(settings))
     else:
         asyncio.run(reset_database(settings))
+
+
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional off Linux/macOS
+        return None
+    return uvloop.new_event_loop
 
 
 def _event_loop_policy() -> None:
@@ -99,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(os.environ)
         _run(args, settings)
+    except SeedError as exc:
+        print(f"userdir: seed stopped: {exc}", file=sys.stderr)
+        return exc.exit_code
     except ConfigError as exc:
         print(f"userdir: configuration error: {exc}", file=sys.stderr)
         return 2

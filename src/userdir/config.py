@@ -31,6 +31,7 @@ class Settings:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     github_api_url: str = "https://api.github.com"
     github_tokens: tuple[str, ...] = field(default=(), repr=False)
+    github_retries: int = 5
     cursor_secret: str = field(default="", repr=False)
 
     @property
@@ -91,5 +92,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         api_tokens=_tokens(environ.get("USERDIR_API_TOKENS")),
         github_api_url=(environ.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
         github_tokens=github_tokens,
+        github_retries=_int(environ, "GITHUB_RETRIES", 5, 1, 100),
         cursor_secret=environ.get("CURSOR_SECRET", ""),
     )

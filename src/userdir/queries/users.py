@@ -7,17 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, Select, Text, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.expression import Executable
 
 from userdir.errors import NotFound
 from userdir.models import User
 from userdir.queries.user_filters import COLUMNS, Filter, Ordering, keyset, order_clauses, where
 from userdir.queries.versions import bump_version
 
-UPSERT_CHUNK = 1000  # 5 bound parameters a row: far below SQLite's 32,766 limit
 # Counting stops here: below it a count is exact and cheap; above it PostgreSQL's planner
 # estimate stands in, so a count never scans a million rows unless count=exact asks for it.
 EXACT_COUNT_LIMIT = 10_000
@@ -136,17 +138,66 @@ async def get_user(session: AsyncSession, *, username: str) -> User:
     return user
 
 
+USERS = User.metadata.tables["users"]  # the Core table: bulk statements skip the ORM
+
+
+def _array(name: str, column: str) -> BindParameter[Any]:
+    return bindparam(name, type_=ARRAY(BigInteger if column == "id" else Text))
+
+
+def _pg_statements() -> tuple[Executable, Executable]:
+    """PostgreSQL: a page is two statements over arrays, one parameter per column.
+
+    The SQL text is the same whatever the number of rows, so it is compiled and prepared once,
+    and PostgreSQL gets the page in one round-trip instead of one per row.
+    """
+    pairs = (
+        func.unnest(_array("ids", "id"), _array("usernames", "username"))
+        .table_valued("id", "username")
+        .render_derived()
+    )
+    free = delete(USERS).where(USERS.c.username == pairs.c.username, USERS.c.id != pairs.c.id)
+    rows = func.unnest(*(_array(c, c) for c in COLUMNS)).table_valued(*COLUMNS).render_derived()
+    insert = pg_insert(USERS).from_select(list(COLUMNS), select(*rows.c))
+    upsert = insert.on_conflict_do_update(
+        index_elements=["id"], set_={c: insert.excluded[c] for c in COLUMNS if c != "id"}
+    )
+    return free, upsert
+
+
+def _sqlite_statements() -> tuple[Executable, Executable]:
+    """SQLite: the same two statements, executed once per row (executemany, in-process)."""
+    free = delete(USERS).where(
+        USERS.c.username == bindparam("username"), USERS.c.id != bindparam("id")
+    )
+    insert = sqlite_insert(USERS)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["id"], set_={c: insert.excluded[c] for c in COLUMNS if c != "id"}
+    )
+    return free, upsert
+
+
+PG_UPSERT = _pg_statements()
+SQLITE_UPSERT = _sqlite_statements()
+
+
 async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert or update users by id, in multi-row statements; returns the number of rows."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    batch = list(rows)
-    for start in range(0, len(batch), UPSERT_CHUNK):
-        chunk = batch[start : start + UPSERT_CHUNK]
-        stmt = insert(User).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[User.id],
-            set_={name: stmt.excluded[name] for name in COLUMNS if name != "id"},
-        )
-        await session.execute(stmt)
+    """Insert or update users by id; returns the number of rows.
+
+    A login GitHub freed (by a rename) and another account took is given up by the row that
+    held it: that row is deleted, and comes back under its new login when its id is read again.
+    """
+    # The last record of an id wins: one statement may not touch a row twice (PostgreSQL).
+    batch = list({row["id"]: row for row in rows}.values())
+    if batch:
+        if session.get_bind().dialect.name == "postgresql":
+            free, upsert = PG_UPSERT
+            columns = {c: [row[c] for row in batch] for c in COLUMNS}
+            await session.execute(free, {"ids": columns["id"], "usernames": columns["username"]})
+            await session.execute(upsert, columns)
+        else:
+            free, upsert = SQLITE_UPSERT
+            await session.execute(free, [{"id": r["id"], "username": r["username"]} for r in batch])
+            await session.execute(upsert, batch)
     await bump_version(session, "users")
     return len(batch)
