@@ -13,32 +13,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import orjson
+import support
 from sqlalchemy import insert
 
-from userdir import migrations
 from userdir.dag import check_graph
 from userdir.db import create_engine, create_sessionmaker
 from userdir.models import Item, Restaurant, item_modifier
 
 ITEMS, LINKS, DEPTH = 10_000, 50_000, 8
-ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate(seed: int = 5) -> tuple[list[int], list[tuple[int, int]]]:
@@ -65,7 +55,6 @@ async def load(url: str) -> None:
     check_graph(ids, links, max_depth=DEPTH)  # the generated menu is one the API accepts
     engine = create_engine(url)
     try:
-        await migrations.upgrade(engine)
         async with create_sessionmaker(engine).begin() as session:
             session.add(Restaurant(id=1, name="Generated"))
             await session.flush()
@@ -86,64 +75,6 @@ async def load(url: str) -> None:
             await session.execute(insert(item_modifier), rows)
     finally:
         await engine.dispose()
-
-
-@asynccontextmanager
-async def database() -> Any:
-    name = f"userdir_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
-        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def server(url: str, **env: str) -> Iterator[str]:
-    port = free_port()
-    environ = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "userdir.cli", "serve"], env=environ, cwd=ROOT
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()  # SIGTERM: the server's graceful stop
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("the server did not become ready within 30 s")
 
 
 async def measure(session: aiohttp.ClientSession, url: str, requests: int) -> dict[str, Any]:
@@ -168,7 +99,7 @@ async def measure(session: aiohttp.ClientSession, url: str, requests: int) -> di
 
 async def run(requests: int) -> dict[str, Any]:
     results: dict[str, Any] = {"items": ITEMS, "links": LINKS, "depth": DEPTH}
-    async with database() as url:
+    async with support.database() as url:
         started = time.perf_counter()
         await load(url)
         results["load_s"] = round(time.perf_counter() - started, 1)
@@ -192,9 +123,8 @@ async def run(requests: int) -> dict[str, Any]:
             ),
         ]
         for label, env, targets, count in runs:
-            with server(url, **env) as base:
+            with support.serve(url, **env) as base:
                 async with aiohttp.ClientSession(timeout=timeout) as session:
-                    await wait_ready(session, base)
                     for name, path in targets.items():
                         result = await measure(session, base + path, count)
                         results[f"{label}.{name}"] = result

@@ -12,28 +12,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import orjson
+import support
 from aiohttp import web
 from sqlalchemy import delete, text
 
-from userdir import migrations
-from userdir.db import create_engine, create_sessionmaker
+from userdir.db import create_sessionmaker
 from userdir.github import GitHubClient
 from userdir.models import User
 from userdir.progress import QuietProgress
 from userdir.seed import SeedReport, create_seed_engine, seed_from_api
 
-PG_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_TIMEOUT = 300.0  # seconds: a run slower than this is a failure, not a figure
 
 
@@ -81,25 +75,6 @@ def serve_fake(port: int, users: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, handle_signals=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_until_listening(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise SystemExit(f"the fake API did not start on 127.0.0.1:{port}")
-
-
 async def one_run(database_url: str, api_url: str, users: int) -> tuple[float, float]:
     """(users per wall-clock second, users per CPU second of the seeding process)."""
     engine = create_seed_engine(database_url)
@@ -130,49 +105,23 @@ async def one_run(database_url: str, api_url: str, users: int) -> tuple[float, f
         await engine.dispose()
 
 
-async def migrate(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await migrations.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
-async def admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def bench_backend(
     backend: str, api_url: str, users: int, runs: int
 ) -> list[tuple[float, float]]:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            await migrate(url)
+            await support.migrate(url)
             return [await one_run(url, api_url, users) for _ in range(runs)]
-    name = f"userdir_bench_{os.getpid()}"  # ours, not user input
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        url = f"{base}/{name}"
-        await migrate(url)
+    async with support.database() as url:
         return [await one_run(url, api_url, users) for _ in range(runs)]
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def bench(users: int, runs: int, backends: list[str]) -> None:
-    port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--users", str(users)],
-    )
-    try:
-        await wait_until_listening(port, time.monotonic() + 20)
-        api_url = f"http://127.0.0.1:{port}"
+    port = support.free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    fake_args = [__file__, "--serve", str(port), "--users", str(users)]
+    with support.running(fake_args, f"{api_url}/users?per_page=1") as fake:
         print(f"{users:,} users, {runs} runs each, fake API pid {fake.pid} on {api_url}")
         for backend in backends:
             results = await bench_backend(backend, api_url, users, runs)
@@ -184,9 +133,6 @@ async def bench(users: int, runs: int, backends: list[str]) -> None:
                 f"{backend:<11} median {median:>9,.0f} users/s   (runs: {runs_text}); "
                 f"seeder alone: {cpu:,.0f} users per CPU-second"
             )
-    finally:
-        fake.terminate()
-        fake.wait(10)
 
 
 def main() -> None:

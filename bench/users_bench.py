@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,11 +31,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from userdir import migrations  # noqa: E402
-from userdir.cursor import derive_secret, encode_cursor, fingerprint  # noqa: E402
-from userdir.db import create_engine  # noqa: E402
+import support  # noqa: E402
 
-ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+from userdir.cursor import derive_secret, encode_cursor, fingerprint  # noqa: E402
+
 SECRET = "bench-cursor-secret"
 PAGE_SIZE = 25
 DEEP_PAGE = 20_000
@@ -62,20 +60,8 @@ def synthetic(start: int, stop: int) -> list[tuple[int, str, str, str, str]]:
 
 
 async def create_database(name: str, rows: int) -> str:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')  # our own generated name
-    finally:
-        await admin.close()
-    base = ADMIN_DSN.rsplit("/", 1)[0]
-    dsn = f"{base}/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
-    engine = create_engine(url)
-    try:
-        await migrations.upgrade(engine)
-    finally:
-        await engine.dispose()
-    conn = await asyncpg.connect(dsn)
+    url = await support.create_database(name)
+    conn = await asyncpg.connect(support.dsn(name))
     try:
         started = time.monotonic()
         for start in range(1, rows + 1, COPY_BATCH):
@@ -91,42 +77,6 @@ async def create_database(name: str, rows: int) -> str:
     finally:
         await conn.close()
     return url
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CACHE_TTL": "0",
-        "CURSOR_SECRET": SECRET,
-        "LOG_LEVEL": "WARNING",
-    }
-    cmd = [sys.executable, "-m", "userdir.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("the server did not start within 30 s")
 
 
 def fetch(url: str) -> Any:
@@ -167,59 +117,59 @@ def run_wrk(wrk: str, url: str, duration: int) -> dict[str, float]:
     return result
 
 
+def scenarios_for(base: str, url: str, rows: int) -> tuple[int, dict[str, str]]:
+    # Page 20,000 starts after row 499,975 of the id order; the cursor is what the
+    # next link of page 19,999 carries (checked below against page_number).
+    deep = min(DEEP_PAGE, rows // PAGE_SIZE)  # smaller only for trial runs
+    last_id = (deep - 1) * PAGE_SIZE
+    secret = derive_secret(SECRET, url)
+    cursor = encode_cursor(secret, fingerprint([], ["id"]), [last_id])
+    return deep, {
+        "page 1": f"{base}/users?pagination={PAGE_SIZE}",
+        f"page {deep:,} by cursor": f"{base}/users?pagination={PAGE_SIZE}&after={cursor}",
+        f"page {deep:,} by page_number": f"{base}/users?pagination={PAGE_SIZE}&page_number={deep}",
+        "filter + ordering": (
+            f"{base}/users?type=Organization&order_by=-username&pagination={PAGE_SIZE}"
+        ),
+    }
+
+
+def measure(wrk: str, base: str, url: str, rows: int, duration: int) -> int:
+    deep, scenarios = scenarios_for(base, url, rows)
+    by_cursor = fetch(scenarios[f"page {deep:,} by cursor"])
+    by_number = fetch(scenarios[f"page {deep:,} by page_number"])
+    assert by_cursor == by_number and len(by_cursor) == PAGE_SIZE, "cursor page differs"
+    results = {}
+    for label, target in scenarios.items():
+        fetch(target)  # warm the plan and connection pool
+        results[label] = run_wrk(wrk, target, duration)
+        r = results[label]
+        print(
+            f"{label:32} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:8.2f} ms"
+            f"  p99 {r['p99_ms']:8.2f} ms",
+            flush=True,
+        )
+    ratio = results[f"page {deep:,} by cursor"]["p99_ms"] / results["page 1"]["p99_ms"]
+    print(f"cursor page p99 / page 1 p99 = {ratio:.2f} (target <= 2)")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "users_bench.json").write_text(json.dumps({"rows": rows, **results}, indent=2))
+    return 0 if ratio <= 2 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     args = parser.parse_args()
     wrk = ensure_wrk()
-    name = f"userdir_bench_{os.getpid()}"
-    server = None
+    name = support.database_name()
     try:
         url = asyncio.run(create_database(name, args.rows))
-        port = free_port()
-        server = start_server(url, port)
-        base = f"http://127.0.0.1:{port}"
-        # Page 20,000 starts after row 499,975 of the id order; the cursor is what the
-        # next link of page 19,999 carries (checked below against page_number).
-        deep = min(DEEP_PAGE, args.rows // PAGE_SIZE)  # smaller only for trial runs
-        last_id = (deep - 1) * PAGE_SIZE
-        secret = derive_secret(SECRET, url)
-        cursor = encode_cursor(secret, fingerprint([], ["id"]), [last_id])
-        scenarios = {
-            "page 1": f"{base}/users?pagination={PAGE_SIZE}",
-            f"page {deep:,} by cursor": f"{base}/users?pagination={PAGE_SIZE}&after={cursor}",
-            f"page {deep:,} by page_number": (
-                f"{base}/users?pagination={PAGE_SIZE}&page_number={deep}"
-            ),
-            "filter + ordering": (
-                f"{base}/users?type=Organization&order_by=-username&pagination={PAGE_SIZE}"
-            ),
-        }
-        by_cursor = fetch(scenarios[f"page {deep:,} by cursor"])
-        by_number = fetch(scenarios[f"page {deep:,} by page_number"])
-        assert by_cursor == by_number and len(by_cursor) == PAGE_SIZE, "cursor page differs"
-        results = {}
-        for label, target in scenarios.items():
-            fetch(target)  # warm the plan and connection pool
-            results[label] = run_wrk(wrk, target, args.duration)
-            r = results[label]
-            print(
-                f"{label:32} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:8.2f} ms"
-                f"  p99 {r['p99_ms']:8.2f} ms",
-                flush=True,
-            )
-        ratio = results[f"page {deep:,} by cursor"]["p99_ms"] / results["page 1"]["p99_ms"]
-        print(f"cursor page p99 / page 1 p99 = {ratio:.2f} (target <= 2)")
-        out = ROOT / "bench" / "results"
-        out.mkdir(exist_ok=True)
-        (out / "users_bench.json").write_text(json.dumps({"rows": args.rows, **results}, indent=2))
-        return 0 if ratio <= 2 else 1
+        with support.serve(url, CACHE_TTL="0", CURSOR_SECRET=SECRET) as base:
+            return measure(wrk, base, url, args.rows, args.duration)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        asyncio.run(drop_database(name))
+        asyncio.run(support.drop_database(name))
 
 
 if __name__ == "__main__":
