@@ -16,6 +16,7 @@ import requests
 import schemathesis
 from aiohttp.web_protocol import RequestHandler
 from hypothesis import HealthCheck, settings
+from schemathesis.config import ChecksConfig
 from schemathesis.core.parameters import ParameterLocation
 
 from tests.conftest import API_TOKEN
@@ -23,18 +24,49 @@ from tests.live import serve_in_thread
 from userdir.app import create_app
 from userdir.config import Settings
 from userdir.openapi.spec import build_spec
+from userdir.sample import MENUS
 
+WRITES = ["POST", "PUT", "PATCH", "DELETE"]
+LINK = "/restaurant/{restaurant_id}/item/{item_id}/modifiers/{modifier_id}"
+DEFAULT_CHECKS = ChecksConfig()
 # A fixed seed and a fixed budget per operation keep every run the same and short.
 FUZZ_CONFIG = {
     "seed": 20260406,
     "generation": {"max-examples": 100, "database": "none"},
-    "checks": {"enabled": True},
+    "checks": {
+        "enabled": True,
+        # A body past the server's size limit is refused before it is read: a rejection too.
+        "negative_data_rejection": {
+            "expected-statuses": [*DEFAULT_CHECKS.negative_data_rejection.expected_statuses, "413"]
+        },
+    },
     # Writes need a token; the ignored_auth check still tries each secured operation without it.
     "headers": {"Authorization": f"Bearer {API_TOKEN}"},
-    # The users query has some sixty parameters (operators, ordering, paging, count, format):
-    # it gets a larger share of the budget.
     "operations": [
-        {"include-name": "GET /users", "generation": {"max-examples": 300}}
+        # The users query has some sixty parameters (operators, ordering, paging, count,
+        # format): it gets a larger share of the budget.
+        {"include-name": "GET /users", "generation": {"max-examples": 300}},
+        # Linking is where the graph's invariants are enforced (201 new, 200 updated, 409 a
+        # cycle or another restaurant's item): it gets enough examples to reach each. (The
+        # first entry naming an operation sets its budget: this one before the next.)
+        {"include-name": f"PUT {LINK}", "generation": {"max-examples": 60}},
+        # Other writes have a few fields each, and each example is a transaction: fewer
+        # suffice.
+        {"include-method": WRITES, "generation": {"max-examples": 25}},
+        # A menu document names its items by keys that other parts of it refer to, and its
+        # links must form no cycle: JSON Schema cannot say so, and a schema-valid document
+        # may still be refused with 422 (a dangling or repeated key) or 409 (a cycle).
+        {
+            "include-name": "PUT /restaurant/{restaurant_id}/menu",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [
+                        *DEFAULT_CHECKS.positive_data_acceptance.expected_statuses,
+                        "422",
+                    ]
+                }
+            },
+        },
     ],
 }
 
@@ -81,6 +113,57 @@ def positive_queries_carry_no_cursor(
     negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.QUERY)
     if case.query and not negative and any(name in case.query for name in CURSORS):
         case.query = {k: v for k, v in case.query.items() if k not in CURSORS}
+    return case
+
+
+# The sample data's ids, as load_sample_data assigns them: restaurant n (from 1) holds the
+# item ids of its menu, numbered on from the previous one's.
+MENU_SIZES = [len(menu) for menu in MENUS.values()]
+FIRST_ITEMS = [1 + sum(MENU_SIZES[:n]) for n in range(len(MENU_SIZES))]
+
+
+def fold(value: int, size: int) -> int:
+    return 1 + (value - 1) % size
+
+
+@schema.hook("map_case").apply_to(path_regex="^/restaurant/{restaurant_id}")
+def positive_ids_reach_the_sample_data(
+    context: schemathesis.HookContext, case: schemathesis.Case
+) -> schemathesis.Case:
+    # Drawn ids spread over 1..2**31-1 would almost all name nothing. Positive ones are folded
+    # onto the sample data: a restaurant onto 1..4 (4: none), an item onto its restaurant's
+    # menu, a modifier onto that menu and the one id past it (the next restaurant's first
+    # item, or none). So most examples reach real rows (items changed, links created,
+    # updated, refused as cycles or across restaurants) and some still name nothing (404).
+    negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)
+    ids = case.path_parameters or {}
+    if negative or not all(isinstance(v, int) and v > 0 for v in ids.values()):
+        return case
+    folded = dict(ids)
+    restaurant = folded["restaurant_id"] = fold(ids["restaurant_id"], len(MENU_SIZES) + 1)
+    if restaurant <= len(MENU_SIZES):
+        first, size = FIRST_ITEMS[restaurant - 1], MENU_SIZES[restaurant - 1]
+        if "item_id" in ids:
+            folded["item_id"] = first - 1 + fold(ids["item_id"], size)
+        if "modifier_id" in ids:
+            folded["modifier_id"] = first - 1 + fold(ids["modifier_id"], size + 1)
+    case.path_parameters = folded
+    return case
+
+
+@schema.hook("map_case").apply_to(method="PUT", path_regex="/modifiers/")
+def positive_links_keep_their_bounds_in_order(
+    context: schemathesis.HookContext, case: schemathesis.Case
+) -> schemathesis.Case:
+    # max_select >= min_select relates two fields, which JSON Schema cannot express (the
+    # document says it in words). Positive bodies get their bounds in order, so that each one
+    # must be accepted; negative bodies are sent as generated.
+    negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY)
+    body = case.body
+    if not negative and isinstance(body, dict):
+        low, high = body.get("min_select", 0), body.get("max_select")
+        if isinstance(low, int) and isinstance(high, int) and high < low:
+            case.body = {**body, "min_select": high, "max_select": low}
     return case
 
 

@@ -116,6 +116,11 @@ async def test_invalid_bodies_are_422_naming_every_field(client: TestClient) -> 
         expected_status=422,
     )
     assert fields_of(problem) == {"price_cents"}
+    # Numbers equal to False and True in Python are still not JSON booleans.
+    for number in (0, 1, 0.0, 1.0):
+        body = {"name": "x", "available": number}
+        problem = await write(client, "POST", f"/restaurant/{rid}/item", body, expected_status=422)
+        assert fields_of(problem) == {"available"}, number
     assert (await flat_menu(client, rid))["items"] == []
 
 

@@ -13,11 +13,22 @@ from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields
 from openapi_spec_validator import validate
 
+from tests.menu_api import new_items, new_restaurant, write
 from userdir.app import create_app
 from userdir.config import Settings
 from userdir.cursor import derive_secret, encode_cursor
 from userdir.openapi.operations import OPERATIONS, Operation
 from userdir.openapi.spec import build_spec, coverage_gaps
+from userdir.schemas.menu import FLAT_MENU_OUT, LINK_OUT, RESTAURANTS_QUERY
+from userdir.schemas.menu_in import (
+    FLAT_MENU_IN,
+    ITEM_IN,
+    ITEM_PATCH,
+    LINK_IN,
+    NESTED_MENU_IN,
+    RESTAURANT_IN,
+    RESTAURANT_PATCH,
+)
 from userdir.schemas.users import USER_FIELDS, USERS_QUERY
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -151,13 +162,15 @@ def test_cursors_and_lists_are_described_as_sent(spec: dict[str, Any]) -> None:
 
 def test_menu_depth_bound_follows_the_settings() -> None:
     spec = build_spec(create_app(Settings(max_depth=3)))
-    (depth,) = [
-        p
-        for p in spec["paths"]["/restaurant/{restaurant_id}/item"]["get"]["parameters"]
-        if p.get("in") == "query"
-    ]
-    assert depth["name"] == "depth"
-    assert depth["schema"]["maximum"] == 3 and depth["schema"]["default"] == 3
+    for path in ("/restaurant/{restaurant_id}/item", "/restaurant/{restaurant_id}/item/{item_id}"):
+        query = {
+            p["name"]: p["schema"]
+            for p in spec["paths"][path]["get"]["parameters"]
+            if p.get("in") == "query"
+        }
+        assert set(query) == {"depth", "format"}, path
+        assert query["depth"]["maximum"] == 3 and query["depth"]["default"] == 3
+        assert query["format"]["enum"] == ["nested", "flat"]
 
 
 def test_errors_are_problem_json_and_headers_are_declared(spec: dict[str, Any]) -> None:
@@ -204,7 +217,8 @@ def test_errors_are_problem_json_and_headers_are_declared(spec: dict[str, Any]) 
     }
     item = spec["components"]["schemas"]["ItemOut"]
     assert item["properties"]["modifiers"]["items"] == {"$ref": "#/components/schemas/ItemOut"}
-    assert set(item["required"]) == set(item["properties"])  # every field always present
+    # Every field always present, but the link: a top-level item has none.
+    assert set(item["required"]) == set(item["properties"]) - {"link"}
     assert item["additionalProperties"] is False
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
@@ -279,7 +293,7 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WidgetIn"
     }
-    assert set(post["responses"]) == {"201", "400", "401", "409", "500"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "409", "500"}
     delete = spec["paths"]["/widgets/{restaurant_id}"]["delete"]
     assert "content" not in delete["responses"]["204"]
     assert delete["parameters"][0]["schema"]["type"] == "integer"
@@ -338,3 +352,112 @@ async def test_docs_page_and_its_assets_load_offline(client: TestClient) -> None
             assert len(await response.read()) > 500, asset
     async with client.get("/docs/assets/no-such-file.js") as response:
         assert response.status == 404
+
+
+WRITES = {
+    # operation -> (the schema its handler loads the body with, success statuses)
+    "POST /restaurant": (RESTAURANT_IN, {"201"}),
+    "PATCH /restaurant/{restaurant_id}": (RESTAURANT_PATCH, {"200"}),
+    "DELETE /restaurant/{restaurant_id}": (None, {"204"}),
+    "POST /restaurant/{restaurant_id}/item": (ITEM_IN, {"201"}),
+    "PATCH /restaurant/{restaurant_id}/item/{item_id}": (ITEM_PATCH, {"200"}),
+    "DELETE /restaurant/{restaurant_id}/item/{item_id}": (None, {"204"}),
+    "PUT /restaurant/{restaurant_id}/item/{item_id}/modifiers/{modifier_id}": (
+        LINK_IN,
+        {"200", "201"},
+    ),
+    "DELETE /restaurant/{restaurant_id}/item/{item_id}/modifiers/{modifier_id}": (None, {"204"}),
+}
+
+
+def operation(spec: dict[str, Any], key: str) -> dict[str, Any]:
+    method, path = key.split(" ", 1)
+    op: dict[str, Any] = spec["paths"][path][method.lower()]
+    return op
+
+
+def ref(schema: Schema) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{type(schema).__name__}"}
+
+
+@pytest.mark.parametrize("key", sorted(WRITES))
+def test_menu_writes_document_body_auth_and_errors(spec: dict[str, Any], key: str) -> None:
+    body, successes = WRITES[key]
+    op = operation(spec, key)
+    assert op["security"] == [{"bearerAuth": []}]
+    responses = op["responses"]
+    assert successes | {"401", "403", "500"} <= set(responses)
+    assert ("404" in responses) == ("{" in key)  # an id in the path may name nothing
+    # Missing token: 401 saying how to authenticate.
+    assert "WWW-Authenticate" in responses["401"]["headers"]
+    if body is None:
+        assert "requestBody" not in op and set(responses) & {"400", "413", "415", "422"} == set()
+        assert "content" not in responses["204"]
+        return
+    # The very schema the handler validates with, and every way a body can be refused.
+    assert op["requestBody"]["content"] == {"application/json": {"schema": ref(body)}}
+    assert {"400", "413", "415", "422"} <= set(responses)
+    if "201" in successes:
+        location = responses["201"]["headers"]["Location"]
+        assert location.get("required", True) == ("200" not in successes)
+
+
+def test_menu_documents_both_shapes_and_the_whole_menu_document(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    nested_or_flat = {"$ref": "#/components/schemas/FlatMenuOut"}
+    listing = operation(spec, "GET /restaurant/{restaurant_id}/item")["responses"]["200"]
+    assert listing["content"]["application/json"]["schema"]["oneOf"] == [
+        {"type": "array", "items": {"$ref": "#/components/schemas/ItemOut"}},
+        nested_or_flat,
+    ]
+    one = operation(spec, "GET /restaurant/{restaurant_id}/item/{item_id}")["responses"]["200"]
+    assert one["content"]["application/json"]["schema"]["oneOf"] == [
+        {"$ref": "#/components/schemas/ItemOut"},
+        nested_or_flat,
+    ]
+    assert set(schemas["FlatMenuOut"]["properties"]) == set(FLAT_MENU_OUT.fields)
+    assert set(schemas["LinkOut"]["properties"]) == set(LINK_OUT.fields)
+    menu = operation(spec, "PUT /restaurant/{restaurant_id}/menu")
+    assert menu["security"] == [{"bearerAuth": []}]
+    assert menu["requestBody"]["content"]["application/json"]["schema"] == {
+        "anyOf": [ref(FLAT_MENU_IN), ref(NESTED_MENU_IN)]
+    }
+    assert {"200", "401", "403", "404", "409", "422"} <= set(menu["responses"])
+    # A nested document nests itself; a flat one requires its items' keys.
+    node = schemas["NodeIn"]["properties"]
+    assert node["modifiers"]["items"] == {"$ref": "#/components/schemas/NodeIn"}
+    assert "key" in schemas["FlatItemIn"]["required"]
+    assert {"item", "modifier"} <= set(schemas["FlatLinkIn"]["required"])
+    # Field rules as the server checks them, in patterns any client can run.
+    currency = schemas["ItemIn"]["properties"]["currency"]
+    assert (currency["pattern"], currency["maxLength"], currency["default"]) == (
+        "^[A-Z]{3}$",
+        3,
+        "USD",
+    )
+    assert schemas["ItemIn"]["properties"]["available"]["type"] == "boolean"
+    assert schemas["ItemIn"]["required"] == ["name"]
+    # The error entries of a 422 name the body field; those of a 409 the offending path.
+    entry = schemas["ProblemErrorOut"]["properties"]
+    assert {"field", "path", "parameter", "detail"} <= set(entry)
+    restaurants = operation(spec, "GET /restaurant")
+    assert {p["name"] for p in restaurants["parameters"] if p.get("in") == "query"} == set(
+        RESTAURANTS_QUERY.fields
+    )
+    assert {"Link", "X-Total-Count", "ETag"} <= set(restaurants["responses"]["200"]["headers"])
+
+
+async def test_a_422_and_a_409_match_the_documented_error_entries(client: TestClient) -> None:
+    entry = Schema.from_dict(
+        {"field": fields.String(required=True), "detail": fields.String(required=True)}
+    )
+    rid = await new_restaurant(client)
+    problem = await write(client, "POST", f"/restaurant/{rid}/item", {}, expected_status=422)
+    assert problem["errors"] == [{"field": "name", "detail": problem["errors"][0]["detail"]}]
+    entry().load(problem["errors"][0])
+    a, b = await new_items(client, rid, "a", "b")
+    await write(client, "PUT", f"/restaurant/{rid}/item/{a}/modifiers/{b}", expected_status=201)
+    path = f"/restaurant/{rid}/item/{b}/modifiers/{a}"
+    problem = await write(client, "PUT", path, expected_status=409)
+    (error,) = problem["errors"]
+    assert error["field"] == "modifier_id" and error["path"][0] == error["path"][-1]

@@ -71,6 +71,16 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
         "required": True,
     },
+    "Location": {
+        "description": "The URL of the resource the request created.",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "WWW-Authenticate": {
+        "description": 'The scheme to authenticate with: `Bearer realm="userdir"`.',
+        "schema": {"type": "string"},
+        "required": True,
+    },
     "Content-Disposition": {
         "description": 'A CSV export is an attachment: `attachment; filename="users.csv"`.',
         "schema": {"type": "string"},
@@ -145,9 +155,11 @@ def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _problem(status: int) -> dict[str, Any]:
+    # A 401 says how to authenticate (RFC 9110 11.6.1).
+    names = (REQUEST_ID_HEADER, "WWW-Authenticate") if status == 401 else (REQUEST_ID_HEADER,)
     return {
         "description": HTTPStatus(status).phrase,
-        "headers": _header_refs((REQUEST_ID_HEADER,)),
+        "headers": _header_refs(names),
         # A client that prefers text/html (a browser) gets the problem as a readable page.
         "content": {PROBLEM_JSON: {"schema": ProblemOut}, HTML: {"schema": {"type": "string"}}},
     }
@@ -167,6 +179,16 @@ def _path_parameters(key: str, path: str, plugin: Plugin) -> list[dict[str, Any]
             parameter["description"] = schema.pop("description")
         parameters.append(parameter)
     return parameters
+
+
+def _copy(value: Any) -> Any:
+    """A copy of the mappings and lists in `value` (apispec rewrites them in place), sharing
+    the schemas they hold."""
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,18 +214,18 @@ def _operation(
     headers = _header_refs((REQUEST_ID_HEADER, *op.headers))
     for name in op.sometimes:
         headers[name] = {**HEADERS[name], "required": False}
-    success: dict[str, Any] = {"description": HTTPStatus(op.status).phrase, "headers": headers}
-    if op.returns is not None:
-        # apispec rewrites what it is given in place: raw mappings go in as copies.
-        returns = op.returns if isinstance(op.returns, Schema) else copy.deepcopy(op.returns)
-        success["content"] = {op.media_type: {"schema": returns}}
-    responses: dict[str, Any] = {str(op.status): success}
+    responses: dict[str, Any] = {}
+    for status in (op.status, *op.also):
+        success: dict[str, Any] = {"description": HTTPStatus(status).phrase, "headers": headers}
+        if op.returns is not None:
+            success["content"] = {op.media_type: {"schema": _copy(op.returns)}}
+        responses[str(status)] = _copy(success)
     parameters = _path_parameters(key, path, plugin)
     if op.query is not None:
         query = op.query if isinstance(op.query, Schema) else op.query(app[SETTINGS])
         parameters.append({"in": "query", "schema": query})
     # 500 is never meant to happen (the fuzz fails on any), but clients learn its shape.
-    statuses = sorted({*op.errors, *((401,) if op.auth else ()), 500})
+    statuses = sorted({*op.errors, *((401, 403) if op.auth else ()), 500})
     responses.update({str(status): _problem(status) for status in statuses})
     operation: dict[str, Any] = {
         "operationId": op.operation_id or getattr(route.handler, "__name__", None),
@@ -217,8 +239,8 @@ def _operation(
         operation["description"] = op.description
     if op.body is not None:
         operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": op.body}},
+            "required": op.body_required,
+            "content": {"application/json": {"schema": _copy(op.body)}},
         }
     if op.auth:
         operation["security"] = [{BEARER: []}]

@@ -9,15 +9,20 @@ from marshmallow import Schema, fields, validate
 FORMATS = ("nested", "flat")
 
 
-class LinkOut(Schema):
-    """What an item -> modifier link carries; in flat output it names both ends."""
+class LinkAttributesOut(Schema):
+    """What an item -> modifier link carries."""
 
-    item_id = fields.Integer(dump_only=True)
-    modifier_id = fields.Integer(dump_only=True)
     position = fields.Integer(dump_only=True)
     min_select = fields.Integer(dump_only=True)
     max_select = fields.Integer(dump_only=True, allow_none=True)
     price_cents = fields.Integer(dump_only=True, allow_none=True)
+
+
+class LinkOut(LinkAttributesOut):
+    """A link naming both of its ends, as flat output and link writes show it."""
+
+    item_id = fields.Integer(dump_only=True)
+    modifier_id = fields.Integer(dump_only=True)
 
 
 class ItemFieldsOut(Schema):
@@ -33,7 +38,14 @@ class ItemOut(ItemFieldsOut):
     # True where nesting stopped (depth limit or a cycle): never cut silently.
     truncated = fields.Boolean(dump_only=True)
     # On modifiers only: the link from the item above.
-    link = fields.Nested(LinkOut(exclude=("item_id", "modifier_id")), dump_only=True)
+    link = fields.Nested(
+        LinkAttributesOut,
+        dump_only=True,
+        metadata={
+            "optional": True,
+            "description": "The link from the item above (modifiers only).",
+        },
+    )
     modifiers = fields.List(fields.Nested(lambda: ItemOut()), dump_only=True)
 
 

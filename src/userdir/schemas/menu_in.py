@@ -21,6 +21,26 @@ def Count(**kwargs: Any) -> fields.Integer:  # noqa: N802
     return fields.Integer(strict=True, validate=validate.Range(0, INT_MAX), **kwargs)
 
 
+def Currency(**kwargs: Any) -> fields.String:  # noqa: N802
+    return fields.String(
+        validate=validate.Regexp(r"^[A-Z]{3}\Z", error="An ISO 4217 code such as USD."),
+        # The same rule in a portable (ECMA-262) pattern: "$" alone would let a final
+        # newline through, the length does not.
+        metadata={"pattern": "^[A-Z]{3}$", "minLength": 3, "maxLength": 3},
+        **kwargs,
+    )
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false, nothing else: truthy/falsy sets cannot say it, since 0 == False
+    and 1 == True in Python (so 0, 1, 0.0 and 1.0 would pass as booleans)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class RestaurantIn(Schema):
     class Meta:
         unknown = RAISE
@@ -38,10 +58,8 @@ class ItemPatch(Schema):
     name = Name()
     description = fields.String(allow_none=True, validate=[validate.Length(max=10_000), no_nul])
     price_cents = Count(allow_none=True, metadata={"doc": "integer minor units"})
-    currency = fields.String(
-        validate=validate.Regexp(r"^[A-Z]{3}\Z", error="An ISO 4217 code such as USD.")
-    )
-    available = fields.Boolean(truthy={True}, falsy={False})
+    currency = Currency()
+    available = StrictBoolean()
 
 
 class ItemIn(ItemPatch):
@@ -50,11 +68,8 @@ class ItemIn(ItemPatch):
         allow_none=True, load_default=None, validate=[validate.Length(max=10_000), no_nul]
     )
     price_cents = Count(allow_none=True, load_default=None)
-    currency = fields.String(
-        load_default="USD",
-        validate=validate.Regexp(r"^[A-Z]{3}\Z", error="An ISO 4217 code such as USD."),
-    )
-    available = fields.Boolean(truthy={True}, falsy={False}, load_default=True)
+    currency = Currency(load_default="USD")
+    available = StrictBoolean(load_default=True)
 
 
 class LinkIn(Schema):

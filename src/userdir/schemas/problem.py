@@ -15,7 +15,24 @@ class ProblemErrorOut(Schema):
     parameter = fields.String(
         dump_only=True, metadata={"optional": True, "description": "The query parameter."}
     )
+    field = fields.String(
+        dump_only=True,
+        metadata={
+            "optional": True,
+            "description": "The request body field, as a dotted path (`items.0.name`), or "
+            "`body` for the whole body.",
+        },
+    )
     detail = fields.String(dump_only=True)
+    path = fields.List(
+        fields.Raw(),
+        dump_only=True,
+        metadata={
+            "optional": True,
+            "description": "On a 409: the chain of items (ids, or a document's keys) that "
+            "would close a cycle or exceed the maximum depth.",
+        },
+    )
     allowed = fields.List(
         fields.Raw(),
         dump_only=True,
