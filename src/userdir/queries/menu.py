@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Boolean, Select, Subquery, Text, case, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.errors import NotFound
@@ -138,11 +137,13 @@ async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
     return {"items": int(row.items), "links": int(row.links)}
 
 
-def _json_array(session: AsyncSession, rows: Subquery, order: list[str]) -> Any:
+def _json_array(session: AsyncSession, rows: Subquery) -> Any:
     """One JSON array text of the subquery's rows, as objects keyed by column name."""
     if session.get_bind().dialect.name == "postgresql":
-        ordered = aggregate_order_by(rows.table_valued(), *(rows.c[name] for name in order))
-        array = func.json_agg(ordered)
+        # The subquery is already sorted and PostgreSQL aggregates a sorted subquery in its
+        # order; an ORDER BY inside json_agg would sort the 50,000 links a second time
+        # (PostgreSQL 15 does not reuse presorted input), nearly doubling the query's time.
+        array = func.json_agg(rows.table_valued())
     else:
         # SQLite keeps the subquery's order; json() turns 0/1 into false/true.
         pairs = []
@@ -172,8 +173,6 @@ async def flat_menu_json(session: AsyncSession, *, restaurant_id: int) -> bytes:
         .subquery("link_row")
     )
     conn = await session.connection()
-    items_json: str = (await conn.execute(_json_array(session, items, ["id"]))).scalar_one()
-    links_json: str = (
-        await conn.execute(_json_array(session, links, ["item_id", "modifier_id"]))
-    ).scalar_one()
+    items_json: str = (await conn.execute(_json_array(session, items))).scalar_one()
+    links_json: str = (await conn.execute(_json_array(session, links))).scalar_one()
     return b'{"items":' + items_json.encode() + b',"links":' + links_json.encode() + b"}"
