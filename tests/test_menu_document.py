@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -210,3 +212,21 @@ async def test_too_deep_documents_are_refused(make_client) -> None:  # type: ign
     )
     assert problem["errors"][0]["field"] == "items.0.modifiers.0.modifiers.0.modifiers"
     assert await flat_menu(client, rid) == {"items": [], "links": []}
+
+
+JSON_BODY = {"Content-Type": "application/json"}
+
+
+async def test_a_large_menu_document_is_accepted(client: TestClient) -> None:
+    """Bodies beyond aiohttp's default 1 MiB are fine for a whole menu; past the limit, 413."""
+    restaurant = await new_restaurant(client)
+    items = [{"key": f"k{i}", "name": f"item {i}", "description": "x" * 400} for i in range(3000)]
+    links = [{"item": f"k{i}", "modifier": f"k{i + 1}"} for i in range(0, 2999, 2)]
+    body = orjson.dumps({"items": items, "links": links})
+    assert len(body) > 1024 * 1024
+    path = f"/restaurant/{restaurant}/menu"
+    await write(client, "PUT", path, data=io.BytesIO(body), headers=JSON_BODY)
+    menu = await flat_menu(client, restaurant)
+    assert len(menu["items"]) == 3000 and len(menu["links"]) == 1500
+    huge = orjson.dumps({"items": [{"key": "a", "name": "x" * (17 * 1024 * 1024)}]})
+    await write(client, "PUT", path, data=io.BytesIO(huge), headers=JSON_BODY, expected_status=413)

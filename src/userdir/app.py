@@ -16,8 +16,13 @@ from userdir.pages import setup_pages
 from userdir.routes import setup_routes
 
 
+# A whole-menu document at its limits (20,000 items, 100,000 links) is about 10 MB of JSON;
+# bodies are read only after the bearer token is checked, so the limit serves writers alone.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([engine_ctx, cache_ctx])
     app.on_response_prepare.append(add_request_id)
