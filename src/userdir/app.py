@@ -15,7 +15,6 @@ from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
 from userdir.routes import setup_routes
 
-
 # A whole-menu document at its limits (20,000 items, 100,000 links) is about 10 MB of JSON;
 # bodies are read only after the bearer token is checked, so the limit serves writers alone.
 MAX_BODY_BYTES = 16 * 1024 * 1024
