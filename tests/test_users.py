@@ -131,3 +131,13 @@ async def test_unknown_username_is_404(client: TestClient) -> None:
 async def test_username_with_nul_is_404_not_a_database_error(client: TestClient) -> None:
     problem = await get_json(client, "/users/a%00b", expected_status=404)
     assert "a\\x00b" in problem["detail"]
+
+
+async def test_links_are_relative_so_cached_responses_name_no_host(client: TestClient) -> None:
+    async with client.get("/users?type=User", headers={"Host": "first.example"}) as response:
+        assert response.headers["X-Cache"] == "MISS"
+    async with client.get("/users?type=User", headers={"Host": "second.example"}) as response:
+        assert response.headers["X-Cache"] == "HIT"
+        link = response.headers["Link"]
+    assert "first.example" not in link
+    assert link.startswith("</users?") and 'rel="next"' in link

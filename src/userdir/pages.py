@@ -78,7 +78,7 @@ def render_users(
         "page_sizes": PAGE_SIZES,
         "page_size": params["pagination"],
         "default_page_size": DEFAULT_PAGE_SIZE,
-        "links": {rel: str(url.relative()) for rel, url in links.items()},
+        "links": {rel: str(url) for rel, url in links.items()},
     }
     html = aiohttp_jinja2.render_string("users.html", request, context)
     return html.encode()

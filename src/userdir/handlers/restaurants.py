@@ -31,7 +31,7 @@ async def list_restaurants(request: web.Request) -> web.Response:
             rows = await queries.list_restaurants(session, limit=size, offset=(number - 1) * size)
             total = await queries.count_restaurants(session)
         headers = {"X-Total-Count": str(total)}
-        if links := number_links(request.url, number, size, total):
+        if links := number_links(request.rel_url, number, size, total):
             headers["Link"] = link_header(links)
         return CachedResponse(dumps(RESTAURANTS_OUT.dump(rows)), JSON, headers)
 

@@ -42,7 +42,7 @@ async def list_users(request: web.Request) -> web.StreamResponse:
                 count = await queries.count_users(
                     session, filters=params["filters"], mode=params["count"]
                 )
-        links = links_for(request.url, params, page, count, cursors)
+        links = links_for(request.rel_url, params, page, count, cursors)
         headers = {**count_headers(count), "Link": link_header(links)}
         if representation == "html":
             body = render_users(request, params, page, count, links)
