@@ -135,8 +135,3 @@ def make_client(aiohttp_client, settings: Settings):  # type: ignore[no-untyped-
         return client
 
     return make
-
-
-@pytest.fixture
-def project_root() -> Path:
-    return Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ def test_every_variable_is_read() -> None:
             "GITHUB_TOKENS": "t1,t2",
         }
     )
-    assert settings.database.drivername == "postgresql+asyncpg"
+    assert settings.database_url == "postgresql+asyncpg://app:secret@db:5432/userdir"
     assert (settings.host, settings.port, settings.cache_ttl) == ("0.0.0.0", 8080, 5)
     assert settings.cache_url == "redis://127.0.0.1:6379/1"
     assert settings.api_tokens == ("a", "b")

@@ -189,6 +189,18 @@ async def test_page_numbers_still_work_and_link_forward_by_cursor(client: TestCl
     assert [u["id"] for u in following] == want[30:40]
 
 
+async def test_first_link_drops_only_the_paging(client: TestClient) -> None:
+    url = await next_link(client, "/users?pagination=10&order_by=username&type=User")
+    assert url is not None
+    async with client.get(url) as response:
+        links = response.links
+    first = links["first"]["url"]
+    assert dict(first.query) == {"pagination": "10", "order_by": "username", "type": "User"}
+    assert [u["id"] for u in await get_json(client, str(first.relative()))] == expected(
+        ("type", "eq", "User"), order_by=("username",)
+    )[:10]
+
+
 @pytest.mark.parametrize(
     ("mode", "header"), [("exact", str(len(ROWS))), ("estimated", str(len(ROWS))), ("none", None)]
 )

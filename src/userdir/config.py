@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///userdir.db"
@@ -33,10 +33,6 @@ class Settings:
     github_tokens: tuple[str, ...] = field(default=(), repr=False)
     github_retries: int = 5
     cursor_secret: str = field(default="", repr=False)
-
-    @property
-    def database(self) -> URL:
-        return make_url(self.database_url)
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

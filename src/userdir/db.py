@@ -46,6 +46,12 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def ping(engine: AsyncEngine) -> None:
+    """One round-trip to the database; raises when it cannot be reached."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
 def censored(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
@@ -56,8 +62,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("database: %s", censored(settings.database_url))
     try:
         # One round-trip now, so a wrong URL fails at start-up rather than on the first request.
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(engine)
         app[ENGINE] = engine
         app[SESSIONMAKER] = create_sessionmaker(engine)
         yield

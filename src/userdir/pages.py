@@ -40,7 +40,7 @@ def _safe_url(value: str) -> str | None:
 
 def _sort_links(url: URL, order_by: list[str]) -> dict[str, dict[str, Any]]:
     """Each column header: its sort state and the URL that sorts by it (again: reversed)."""
-    base = url.relative().without_query_params(*PAGING_PARAMETERS)
+    base = url.without_query_params(*PAGING_PARAMETERS)
     first = order_by[0]
     headers = {}
     for name in USER_FIELDS:
@@ -74,7 +74,7 @@ def render_users(
         "filters": [[f, op, _filter_value(v)] for f, op, v in params["filters"]],
         "order_by": ",".join(params["order_by"]),
         "count_mode": params["count"],
-        "sort": _sort_links(request.url, params["order_by"]),
+        "sort": _sort_links(request.rel_url, params["order_by"]),
         "page_sizes": PAGE_SIZES,
         "page_size": params["pagination"],
         "default_page_size": DEFAULT_PAGE_SIZE,

@@ -37,7 +37,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
     },
     "Link": {
-        "description": 'RFC 8288 links to the neighbouring pages: rel="next" and rel="prev".',
+        "description": 'RFC 8288 links to the neighbouring pages, rel="next" and rel="prev", '
+        'where they exist; on /users also rel="first".',
         "schema": {"type": "string"},
     },
     "X-Total-Count": {

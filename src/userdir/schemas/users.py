@@ -15,7 +15,6 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from userdir.schemas.query import BIGINT_MAX, MAX_PARAM_LENGTH, Text, no_nul, suggest
 
 USER_FIELDS = ("id", "username", "type", "image_url", "profile_url")
-TEXT_FIELDS = USER_FIELDS[1:]
 COMPARISONS = ("ne", "gt", "gte", "lt", "lte", "in")
 MATCHES = ("contains", "icontains", "startswith")
 OPERATORS: Mapping[str, tuple[str, ...]] = {
