@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.helpers import count_statements, get_json
 from userdir.keys import ENGINE
 from userdir.models import Item, Restaurant, item_modifier
+from userdir.models.base import Base
 from userdir.schemas.menu import ITEMS_OUT
 
 
@@ -97,6 +98,15 @@ async def test_statement_count_is_constant(
     with count_statements(engine) as statements:
         data = await get_json(client, "/restaurant/1/item?depth=3")
     assert len(data) == size
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    # data version (cache key), restaurant, items, edges: the same four at any size
-    assert len(selects) == 4, statements
+    # data version (cache key), restaurant, items, edges: the same four at any size, no writes
+    assert len(statements) == 4, statements
+    assert all(s.lstrip().upper().startswith("SELECT") for s in statements)
+
+
+def test_no_relationship_can_load_lazily() -> None:
+    # Relationships are loaded only as the queries choose: a hidden load would be an N+1.
+    relationships = [r for mapper in Base.registry.mappers for r in mapper.relationships]
+    assert relationships
+    assert {str(r): r.lazy for r in relationships} == {
+        str(r): "raise_on_sql" for r in relationships
+    }

@@ -22,8 +22,12 @@ def has_cycle(nodes: range, edges: Edges) -> bool:
 
 
 def depth(nodes: range, edges: Edges) -> int:
-    children = {n: [b for a, b in edges if a == n] for n in nodes}
-    return max((len(longest_path(children, n)) - 1 for n in nodes), default=0)
+    """Links on the longest chain, by plain recursion: only for acyclic graphs."""
+
+    def below(node: int) -> int:
+        return max((1 + below(b) for a, b in edges if a == node), default=0)
+
+    return max((below(n) for n in nodes), default=0)
 
 
 def assert_path(kind: str, path: list[int], edges: Edges) -> None:

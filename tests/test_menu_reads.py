@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import count_statements, get_json
 from tests.menu_api import flat_menu
+from userdir.graph import nest
 from userdir.keys import ENGINE
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEM_OUT, RESTAURANT_DETAIL_OUT, RESTAURANTS_OUT
@@ -144,3 +145,11 @@ async def test_statement_count_is_constant(
     # data version (cache key), restaurant, items, links: the same four at any size
     assert len(statements) == 4, statements
     assert all(s.lstrip().upper().startswith(("SELECT", "WITH")) for s in statements)
+
+
+def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:
+    # The database refuses self-links; the renderer must still never cut a branch unmarked.
+    attributes = {"position": 0, "min_select": 0, "max_select": None, "price_cents": None}
+    links = [{"item_id": 1, "modifier_id": 1, **attributes}]
+    (node,) = nest([{"id": 1, "name": "loop"}], links, depth=3)
+    assert node["truncated"] is True and node["modifiers"] == []

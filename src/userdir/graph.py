@@ -62,17 +62,18 @@ def nest(
         if link is not None:
             node["link"] = {name: link[name] for name in LINK_FIELDS}
         kids = children.get(item_id, [])
-        node["truncated"] = bool(kids) and (
-            remaining == 0 or any(k["modifier_id"] in path for k in kids)
-        )
         if remaining == 0:
+            node["truncated"] = bool(kids)
             node["modifiers"] = []
             return node
         inner = path | {item_id}
+        # "truncated" is exactly "a modifier left out", so no cut goes unmarked.
+        shown = [k for k in kids if k["modifier_id"] not in inner]
+        node["truncated"] = len(shown) < len(kids)
         node["modifiers"] = [
             render(k["modifier_id"], remaining - 1, inner, k)
-            for k in kids
-            if k["modifier_id"] not in inner and k["modifier_id"] in by_id
+            for k in shown
+            if k["modifier_id"] in by_id
         ]
         return node
 

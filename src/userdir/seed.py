@@ -65,7 +65,6 @@ class SeedReport:
     stored: int = 0
     skipped: int = 0
     pages: int = 0
-    not_modified: int = 0
     last_id: int | None = None
 
     def summary(self) -> str:
@@ -196,7 +195,6 @@ async def seed_from_api(
             if isinstance(item, Exception):
                 raise item
             page, records = item
-            report.not_modified += page.not_modified
             rows = valid_rows(records, page.url, progress, report)
             await store_page(sessionmaker, rows, report, progress)
     finally:

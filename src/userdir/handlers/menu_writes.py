@@ -5,14 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from userdir.auth import requires_token
-from userdir.graph import flat
 from userdir.handlers.body import json_body
 from userdir.handlers.params import path_id
 from userdir.keys import SESSIONMAKER, SETTINGS
 from userdir.menu_document import load_menu_document
 from userdir.queries import menu as queries
 from userdir.queries import menu_writes as writes
-from userdir.responses import json_response
+from userdir.responses import JSON, json_response
 from userdir.schemas.body import load_body
 from userdir.schemas.menu import ITEM_FIELDS_OUT, LINK_OUT
 from userdir.schemas.menu_in import ITEM_IN, ITEM_PATCH, LINK_IN
@@ -92,6 +91,7 @@ async def replace_menu(request: web.Request) -> web.Response:
     writes.check_document(items, links, max_depth=max_depth)
     async with request.app[SESSIONMAKER].begin() as session:
         await writes.replace_menu(session, restaurant_id=restaurant_id, items=items, links=links)
-        rows = await queries.list_items(session, restaurant_id=restaurant_id)
-        edges = await queries.list_links(session, restaurant_id=restaurant_id)
-    return json_response(flat(rows, edges))
+        # The flat read's own query: the database serializes a large menu far faster than
+        # building a dict per row in Python.
+        menu = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
+    return web.Response(body=menu, content_type=JSON)

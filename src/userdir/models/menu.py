@@ -18,7 +18,7 @@ from userdir.models.base import Base
 
 # An item's modifiers are items too: a self-referential many-to-many graph whose link carries
 # what menu systems put there (order, how many a customer may pick, a price in this context).
-# Links are written with Core statements in queries/menu.py, after the graph checks.
+# Links are written with Core statements in queries/menu_writes.py, after the graph checks.
 item_modifier = Table(
     "item_modifier",
     Base.metadata,

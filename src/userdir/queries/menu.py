@@ -47,8 +47,11 @@ async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[R
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
-async def get_restaurant(session: AsyncSession, *, restaurant_id: int) -> Restaurant:
-    restaurant = await session.get(Restaurant, restaurant_id)
+async def get_restaurant(
+    session: AsyncSession, *, restaurant_id: int, for_update: bool = False
+) -> Restaurant:
+    # with_for_update also makes get() query rather than trust the identity map.
+    restaurant = await session.get(Restaurant, restaurant_id, with_for_update=for_update or None)
     if restaurant is None:
         raise NotFound(f"No restaurant with id {restaurant_id}.")
     return restaurant

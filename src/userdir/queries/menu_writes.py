@@ -12,7 +12,7 @@ from userdir.dag import GraphViolation, check_graph, check_link
 from userdir.errors import Conflict, NotFound
 from userdir.graph import LINK_FIELDS
 from userdir.models import Item, Restaurant, item_modifier
-from userdir.queries.menu import RESTAURANTS, Row, list_links, menu_version
+from userdir.queries.menu import RESTAURANTS, Row, get_restaurant, list_links, menu_version
 from userdir.queries.versions import bump_version
 
 
@@ -26,11 +26,7 @@ async def lock_menu(session: AsyncSession, *, restaurant_id: int) -> Restaurant:
     off a concurrent delete of the restaurant.
     """
     await bump_version(session, menu_version(restaurant_id))
-    stmt = select(Restaurant).where(Restaurant.id == restaurant_id).with_for_update()
-    restaurant = await session.scalar(stmt)
-    if restaurant is None:
-        raise NotFound(f"No restaurant with id {restaurant_id}.")
-    return restaurant
+    return await get_restaurant(session, restaurant_id=restaurant_id, for_update=True)
 
 
 async def create_restaurant(session: AsyncSession, *, name: str) -> Restaurant:

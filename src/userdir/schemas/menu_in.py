@@ -17,6 +17,10 @@ def Name(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field cla
     return fields.String(validate=[validate.Length(1, 200), no_nul], **kwargs)
 
 
+def Description(**kwargs: Any) -> fields.String:  # noqa: N802
+    return fields.String(allow_none=True, validate=[validate.Length(max=10_000), no_nul], **kwargs)
+
+
 def Count(**kwargs: Any) -> fields.Integer:  # noqa: N802
     return fields.Integer(strict=True, validate=validate.Range(0, INT_MAX), **kwargs)
 
@@ -56,7 +60,7 @@ class ItemPatch(Schema):
     """Every field optional: only what is given changes."""
 
     name = Name()
-    description = fields.String(allow_none=True, validate=[validate.Length(max=10_000), no_nul])
+    description = Description()
     price_cents = Count(allow_none=True, metadata={"doc": "integer minor units"})
     currency = Currency()
     available = StrictBoolean()
@@ -64,9 +68,7 @@ class ItemPatch(Schema):
 
 class ItemIn(ItemPatch):
     name = Name(required=True)
-    description = fields.String(
-        allow_none=True, load_default=None, validate=[validate.Length(max=10_000), no_nul]
-    )
+    description = Description(load_default=None)
     price_cents = Count(allow_none=True, load_default=None)
     currency = Currency(load_default="USD")
     available = StrictBoolean(load_default=True)
