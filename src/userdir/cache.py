@@ -163,7 +163,7 @@ async def versioned_key(request: web.Request, dataset: str, params: Mapping[str,
     return f"{version}:{cache_key(dataset, params)}"
 
 
-async def not_modified(request: web.Request, key: str) -> web.Response | None:
+def not_modified(request: web.Request, key: str) -> web.Response | None:
     """A 304 when the client already holds this representation; it costs no query."""
     etag = etag_for(key)
     if not matches(request, etag):
@@ -185,7 +185,7 @@ async def cached(
     cache = request.app[CACHE]
     ttl = request.app[SETTINGS].cache_ttl
     key = await versioned_key(request, dataset, params)
-    if (unchanged := await not_modified(request, key)) is not None:
+    if (unchanged := not_modified(request, key)) is not None:
         return unchanged
     raw = await cache.get(key) if ttl > 0 else None
     state = "HIT"

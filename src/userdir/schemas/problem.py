@@ -54,5 +54,3 @@ class ProblemOut(Schema):
     )
     errors = fields.List(fields.Nested(ProblemErrorOut), dump_only=True)
 
-
-PROBLEM_OUT = ProblemOut()
