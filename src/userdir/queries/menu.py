@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.errors import NotFound
 from userdir.models import Item, Restaurant, item_modifier
+from userdir.queries import dialect
 
 Row = dict[str, Any]
 RESTAURANTS = "restaurants"  # data version of the restaurant list
@@ -142,7 +143,7 @@ async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
 
 def _json_array(session: AsyncSession, rows: Subquery) -> Any:
     """One JSON array text of the subquery's rows, as objects keyed by column name."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect(session) == "postgresql":
         # The subquery is already sorted and PostgreSQL aggregates a sorted subquery in its
         # order; an ORDER BY inside json_agg would sort the 50,000 links a second time
         # (PostgreSQL 15 does not reuse presorted input), nearly doubling the query's time.

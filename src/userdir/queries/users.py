@@ -17,6 +17,7 @@ from sqlalchemy.sql.expression import Executable
 
 from userdir.errors import NotFound
 from userdir.models import User
+from userdir.queries import dialect
 from userdir.queries.user_filters import COLUMNS, Filter, Ordering, keyset, order_clauses, where
 from userdir.queries.versions import bump_version
 
@@ -38,10 +39,6 @@ class Count:
     exact: bool
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 def _selection(
     session: AsyncSession,
     filters: Sequence[Filter],
@@ -49,7 +46,7 @@ def _selection(
     after: Sequence[Any] | None = None,
     before: Sequence[Any] | None = None,
 ) -> Select[User]:
-    conditions = where(filters, _dialect(session))
+    conditions = where(filters, dialect(session))
     if after is not None:
         conditions.append(keyset(order_by, after))
     if before is not None:
@@ -114,8 +111,8 @@ async def _planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
 async def count_users(session: AsyncSession, *, filters: Sequence[Filter], mode: str) -> Count:
     """`exact` counts every row; `estimated` counts up to EXACT_COUNT_LIMIT exactly and
     leaves larger sets to PostgreSQL's planner (SQLite has no estimate and counts exactly)."""
-    matching = select(User.id).where(*where(filters, _dialect(session)))
-    if mode == "exact" or _dialect(session) != "postgresql":
+    matching = select(User.id).where(*where(filters, dialect(session)))
+    if mode == "exact" or dialect(session) != "postgresql":
         total = await session.scalar(select(func.count()).select_from(matching.subquery()))
         return Count(int(total or 0), True)
     estimate = await _planner_estimate(session, matching)
@@ -190,7 +187,7 @@ async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]])
     # The last record of an id wins: one statement may not touch a row twice (PostgreSQL).
     batch = list({row["id"]: row for row in rows}.values())
     if batch:
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect(session) == "postgresql":
             free, upsert = PG_UPSERT
             columns = {c: [row[c] for row in batch] for c in COLUMNS}
             await session.execute(free, {"ids": columns["id"], "usernames": columns["username"]})

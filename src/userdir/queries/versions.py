@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.models import DataVersion
+from userdir.queries import dialect
 
 
 async def get_version(session: AsyncSession, name: str) -> int:
@@ -26,7 +27,7 @@ async def bump_version(session: AsyncSession, name: str) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        insert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
         # A first version (a new or reset database) starts from the clock, not from 1, so it
         # cannot repeat a version that keys responses cached before the reset.
         stmt = insert(DataVersion).values(name=name, version=time.time_ns() // 1000)

@@ -53,4 +53,3 @@ class ProblemOut(Schema):
         dump_only=True, metadata={"description": "Also in the `X-Request-ID` response header."}
     )
     errors = fields.List(fields.Nested(ProblemErrorOut), dump_only=True)
-
