@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fake_github import FakeGitHub, Fault, Sleeps, github_users, running_fake
 from userdir.config import Settings
+from userdir.db import create_engine
 from userdir.github import GitHubClient, RetryPolicy
 from userdir.models import User
 from userdir.progress import QuietProgress
@@ -268,14 +269,14 @@ async def test_sigterm_stops_with_a_message_and_exit_status(
     assert await table(sessionmaker) == stored(RAW[:100])
 
 
-async def test_seed_engine_commits_without_waiting_for_the_disk(database_url: str) -> None:
-    engine = create_seed_engine(database_url)
+async def test_seed_engine_commits_without_waiting_for_the_disk(postgresql_url: str) -> None:
+    """A PostgreSQL setting: SQLite seeding uses the ordinary engine."""
+    seeding, serving = create_seed_engine(postgresql_url), create_engine(postgresql_url)
     try:
-        async with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
-                setting = await conn.scalar(text("SHOW synchronous_commit"))
-                assert setting == "off"
-            else:
-                assert await conn.scalar(text("SELECT 1")) == 1
+        async with seeding.connect() as conn:
+            assert await conn.scalar(text("SHOW synchronous_commit")) == "off"
+        async with serving.connect() as conn:  # the server's connections keep the default
+            assert await conn.scalar(text("SHOW synchronous_commit")) == "on"
     finally:
-        await engine.dispose()
+        await seeding.dispose()
+        await serving.dispose()
