@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.keys import CACHE, SESSIONMAKER, SETTINGS
 from userdir.queries.versions import get_version
@@ -157,12 +158,6 @@ def matches(request: web.Request, etag: str) -> bool:
     return any(tag.value in ("*", etag.strip('"')) for tag in given)
 
 
-async def versioned_key(request: web.Request, dataset: str, params: Mapping[str, Any]) -> str:
-    async with request.app[SESSIONMAKER]() as session:
-        version = await get_version(session, dataset)
-    return f"{version}:{cache_key(dataset, params)}"
-
-
 def not_modified(request: web.Request, key: str) -> web.Response | None:
     """A 304 when the client already holds this representation; it costs no query."""
     etag = etag_for(key)
@@ -176,26 +171,30 @@ async def cached(
     request: web.Request,
     dataset: str,
     params: Mapping[str, Any],
-    produce: Callable[[], Awaitable[CachedResponse]],
+    produce: Callable[[AsyncSession], Awaitable[CachedResponse]],
 ) -> web.Response:
-    """Answer 304, or from the cache when possible, else from `produce()`, storing its result.
+    """Answer 304, or from the cache when possible, else from `produce(session)`, storing it.
 
-    `dataset` names the data version (see queries/versions.py) the response depends on.
+    `dataset` names the data version (see queries/versions.py) the response depends on. The
+    session that read the version is the one `produce` queries with: one connection checkout
+    per request, not two.
     """
     cache = request.app[CACHE]
     ttl = request.app[SETTINGS].cache_ttl
-    key = await versioned_key(request, dataset, params)
-    if (unchanged := not_modified(request, key)) is not None:
-        return unchanged
-    raw = await cache.get(key) if ttl > 0 else None
-    state = "HIT"
-    if raw is None:
-        state = "MISS"
-        result = await produce()
-        if ttl > 0 and result.status == 200:
-            await cache.set(key, result.encode(), ttl)
-    else:
-        result = CachedResponse.decode(raw)
+    async with request.app[SESSIONMAKER]() as session:
+        version = await get_version(session, dataset)
+        key = f"{version}:{cache_key(dataset, params)}"
+        if (unchanged := not_modified(request, key)) is not None:
+            return unchanged
+        raw = await cache.get(key) if ttl > 0 else None
+        state = "HIT"
+        if raw is None:
+            state = "MISS"
+            result = await produce(session)
+            if ttl > 0 and result.status == 200:
+                await cache.set(key, result.encode(), ttl)
+        else:
+            result = CachedResponse.decode(raw)
     response = web.Response(body=result.body, status=result.status, headers=result.headers)
     response.content_type = result.content_type
     if result.status == 200:

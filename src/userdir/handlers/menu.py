@@ -4,12 +4,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.cache import CachedResponse, cached
 from userdir.errors import BadRequest
 from userdir.graph import children_of, flat, nest, nested_size
 from userdir.handlers.params import path_id
-from userdir.keys import SESSIONMAKER, SETTINGS
+from userdir.keys import SETTINGS
 from userdir.queries import menu as queries
 from userdir.responses import JSON, dumps
 from userdir.schemas.menu import menu_query_schema
@@ -49,14 +50,13 @@ async def list_items(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     params = load_query(menu_query_schema(settings.max_depth), request.query)
 
-    async def produce() -> CachedResponse:
-        async with request.app[SESSIONMAKER]() as session:
-            await queries.get_restaurant(session, restaurant_id=restaurant_id)
-            if params["format"] == "flat":
-                menu = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
-                return CachedResponse(menu, JSON)
-            items = await queries.list_items(session, restaurant_id=restaurant_id)
-            links = await queries.list_links(session, restaurant_id=restaurant_id)
+    async def produce(session: AsyncSession) -> CachedResponse:
+        await queries.get_restaurant(session, restaurant_id=restaurant_id)
+        if params["format"] == "flat":
+            menu = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
+            return CachedResponse(menu, JSON)
+        items = await queries.list_items(session, restaurant_id=restaurant_id)
+        links = await queries.list_links(session, restaurant_id=restaurant_id)
         body = render(items, links, params, budget=settings.max_nested_nodes)
         return CachedResponse(dumps(body), JSON)
 
@@ -70,14 +70,13 @@ async def get_item(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     params = load_query(menu_query_schema(settings.max_depth), request.query)
 
-    async def produce() -> CachedResponse:
+    async def produce(session: AsyncSession) -> CachedResponse:
         # Nested needs `depth` levels only; flat shows the whole subtree.
         depth = None if params["format"] == "flat" else params["depth"]
         where: dict[str, Any] = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": depth}
-        async with request.app[SESSIONMAKER]() as session:
-            await queries.get_restaurant(session, restaurant_id=restaurant_id)
-            items = await queries.list_subtree_items(session, **where)
-            links = await queries.list_subtree_links(session, **where)
+        await queries.get_restaurant(session, restaurant_id=restaurant_id)
+        items = await queries.list_subtree_items(session, **where)
+        links = await queries.list_subtree_links(session, **where)
         body = render(items, links, params, budget=settings.max_nested_nodes, roots=[item_id])
         return CachedResponse(dumps(body if params["format"] == "flat" else body[0]), JSON)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.auth import requires_token
 from userdir.cache import CachedResponse, cached
@@ -25,11 +26,10 @@ from userdir.schemas.query import load_query
 async def list_restaurants(request: web.Request) -> web.Response:
     params = load_query(RESTAURANTS_QUERY, request.query)
 
-    async def produce() -> CachedResponse:
+    async def produce(session: AsyncSession) -> CachedResponse:
         size, number = params["pagination"], params["page_number"]
-        async with request.app[SESSIONMAKER]() as session:
-            rows = await queries.list_restaurants(session, limit=size, offset=(number - 1) * size)
-            total = await queries.count_restaurants(session)
+        rows = await queries.list_restaurants(session, limit=size, offset=(number - 1) * size)
+        total = await queries.count_restaurants(session)
         headers = {"X-Total-Count": str(total)}
         if links := number_links(request.rel_url, number, size, total):
             headers["Link"] = link_header(links)
@@ -41,10 +41,9 @@ async def list_restaurants(request: web.Request) -> web.Response:
 async def get_restaurant(request: web.Request) -> web.Response:
     restaurant_id = path_id(request, "restaurant_id", "restaurant")
 
-    async def produce() -> CachedResponse:
-        async with request.app[SESSIONMAKER]() as session:
-            restaurant = await queries.get_restaurant(session, restaurant_id=restaurant_id)
-            counts = await queries.count_menu(session, restaurant_id=restaurant_id)
+    async def produce(session: AsyncSession) -> CachedResponse:
+        restaurant = await queries.get_restaurant(session, restaurant_id=restaurant_id)
+        counts = await queries.count_menu(session, restaurant_id=restaurant_id)
         data = {"id": restaurant.id, "name": restaurant.name, **counts}
         return CachedResponse(dumps(RESTAURANT_DETAIL_OUT.dump(data)), JSON)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.cache import CachedResponse, cached
 from userdir.handlers.users_export import export_csv
@@ -25,23 +26,22 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     if representation == "csv":
         return await export_csv(request, params, after)
 
-    async def produce() -> CachedResponse:
+    async def produce(session: AsyncSession) -> CachedResponse:
         size, number = params["pagination"], params["page_number"]
-        async with request.app[SESSIONMAKER]() as session:
-            page = await queries.list_users(
-                session,
-                filters=params["filters"],
-                order_by=params["order_by"],
-                limit=size,
-                offset=(number - 1) * size,
-                after=after,
-                before=before,
+        page = await queries.list_users(
+            session,
+            filters=params["filters"],
+            order_by=params["order_by"],
+            limit=size,
+            offset=(number - 1) * size,
+            after=after,
+            before=before,
+        )
+        count = None
+        if params["count"] != "none":
+            count = await queries.count_users(
+                session, filters=params["filters"], mode=params["count"]
             )
-            count = None
-            if params["count"] != "none":
-                count = await queries.count_users(
-                    session, filters=params["filters"], mode=params["count"]
-                )
         links = links_for(request.rel_url, params, page, count, cursors)
         headers = {**count_headers(count), "Link": link_header(links)}
         if representation == "html":
