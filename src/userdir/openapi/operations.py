@@ -15,8 +15,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from userdir.config import Settings
-from userdir.handlers.params import MAX_ID
-from userdir.schemas.health import HealthOut, ServiceOut
+from userdir.parse import MAX_ID
+from userdir.schemas.health import LiveOut, ReadyOut, ServiceOut
 from userdir.schemas.menu import (
     RESTAURANTS_QUERY,
     FlatMenuOut,
@@ -118,11 +118,24 @@ PATH_PARAMETERS: dict[str, fields.Field[Any]] = {
 }
 
 OPERATIONS: dict[str, Operation] = {
-    "GET /healthz": Operation(
-        "Liveness: the service runs and reaches its database",
+    "GET /livez": Operation(
+        "Liveness: the process serves requests (touches neither database nor cache)",
         tag="service",
-        returns=HealthOut(),
+        returns=LiveOut(),
+    ),
+    "GET /readyz": Operation(
+        "Readiness: the primary database answers; the cache, replicas and change channel "
+        "are reported (a degraded cache is still ready)",
+        tag="service",
+        returns=ReadyOut(),
         errors=(503,),
+    ),
+    "GET /healthz": Operation(
+        "The same as /readyz (kept for existing probes)",
+        tag="service",
+        returns=ReadyOut(),
+        errors=(503,),
+        operation_id="healthz",
     ),
     "GET /restaurant/": Operation(
         "Service name and version",
