@@ -25,7 +25,8 @@ from tests.services import unavailable
 T = TypeVar("T")
 
 
-def _start(what: str, create: Callable[[], T]) -> T:
+def start(what: str, create: Callable[[], T]) -> T:
+    """create(), or skip (fail with CI=true) when a program it needs is not installed."""
     try:
         return create()
     except MissingBinary as exc:
@@ -37,7 +38,7 @@ def _start(what: str, create: Callable[[], T]) -> T:
 def private_pg_cluster() -> Iterator[PostgresCluster]:
     """The session's own PostgreSQL cluster, initdb'd on first use. Tests that may stop it
     take private_pg instead, which starts it again."""
-    cluster = _start("a private PostgreSQL cluster", PostgresCluster.create)
+    cluster = start("a private PostgreSQL cluster", PostgresCluster.create)
     try:
         yield cluster
     finally:
@@ -68,7 +69,7 @@ def private_pg_database(private_pg: PostgresCluster) -> Iterator[str]:
 @pytest.fixture
 def private_pg_standby(private_pg: PostgresCluster) -> Iterator[PostgresStandby]:
     """A streaming hot standby of the private cluster, made for this test."""
-    standby = _start("a PostgreSQL standby", private_pg.standby)
+    standby = start("a PostgreSQL standby", private_pg.standby)
     try:
         yield standby
     finally:
@@ -81,7 +82,7 @@ def redis_factory() -> Iterator[Callable[..., RedisServer]]:
     stack = ExitStack()
 
     def make(*, maxmemory: str | None = None, maxmemory_policy: str | None = None) -> RedisServer:
-        server = _start(
+        server = start(
             "a private redis-server",
             lambda: RedisServer.create(maxmemory=maxmemory, maxmemory_policy=maxmemory_policy),
         )
@@ -103,7 +104,7 @@ def pgbouncer_factory(private_pg: PostgresCluster) -> Iterator[Callable[..., PgB
     stack = ExitStack()
 
     def make(*, pool_mode: PoolMode = "transaction", pool_size: int = 2) -> PgBouncer:
-        bouncer = _start(
+        bouncer = start(
             "a private PgBouncer",
             lambda: PgBouncer.create(private_pg, pool_mode=pool_mode, pool_size=pool_size),
         )
@@ -126,7 +127,7 @@ def nginx_factory() -> Iterator[Callable[..., NginxServer]]:
     stack = ExitStack()
 
     def make(http_config: str, port: int | None = None) -> NginxServer:
-        server = _start("nginx", lambda: NginxServer.create(http_config, port))
+        server = start("nginx", lambda: NginxServer.create(http_config, port))
         stack.callback(server.close)
         return server
 

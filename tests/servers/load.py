@@ -146,6 +146,7 @@ class LoadGenerator:
         self._numbers = itertools.count()
         self._started_at: float | None = None
         self._recorded = asyncio.Condition()
+        self._finished = False
 
     def elapsed(self) -> float:
         """Seconds since the run began, on the clock Sample.started uses (0 before it)."""
@@ -154,17 +155,25 @@ class LoadGenerator:
         return asyncio.get_running_loop().time() - self._started_at
 
     async def wait_for_samples(self, count: int) -> None:
-        """Until at least count requests have finished."""
+        """Until at least count requests have finished; RuntimeError if the run ends first."""
         async with self._recorded:
-            await self._recorded.wait_for(lambda: len(self.samples) >= count)
+            await self._recorded.wait_for(lambda: len(self.samples) >= count or self._finished)
+        if len(self.samples) < count:
+            raise RuntimeError(f"the run ended after {len(self.samples)} of {count} requests")
 
     async def run(self) -> LoadResult:
         loop = asyncio.get_running_loop()
         self._started_at = loop.time()
         deadline = self._started_at + self.duration
         connector = aiohttp.TCPConnector(limit=self.clients)
-        async with aiohttp.ClientSession(connector=connector, headers=self.headers) as session:
-            await asyncio.gather(*(self._client(session, deadline) for _ in range(self.clients)))
+        try:
+            async with aiohttp.ClientSession(connector=connector, headers=self.headers) as session:
+                clients = (self._client(session, deadline) for _ in range(self.clients))
+                await asyncio.gather(*clients)
+        finally:
+            async with self._recorded:
+                self._finished = True
+                self._recorded.notify_all()
         return LoadResult(tuple(self.samples), loop.time() - self._started_at)
 
     async def _client(self, session: aiohttp.ClientSession, deadline: float) -> None:

@@ -26,6 +26,7 @@ from tests.servers.process import (
     run,
     run_as,
     service_env,
+    service_ids,
     stop_process,
     wait_until,
 )
@@ -113,7 +114,7 @@ class PostgresCluster(Closing):
             return
         self.sockets.mkdir(exist_ok=True)
         if os.geteuid() == 0:
-            os.chown(self.sockets, *_service_ids())
+            os.chown(self.sockets, *service_ids())
         postgres = binaries.postgres_tool("postgres")
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
@@ -250,11 +251,6 @@ class PostgresCluster(Closing):
         if len(lines) < 8 or lines[0].strip() != str(pid):
             return ""
         return lines[7].strip()
-
-
-def _service_ids() -> tuple[int, int]:
-    ids = run_as()
-    return ids["user"], ids["group"]
 
 
 def _signal(pid: int, sig: int) -> None:

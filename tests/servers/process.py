@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-# PostgreSQL and PgBouncer refuse to run as root; as anyone else they run as that user.
+from tests.servers.binaries import MissingBinary
+
+# PostgreSQL and PgBouncer refuse to run as root, so root hands them (and their directories)
+# to this user; anyone else runs them as themselves.
 SERVICE_USER = "postgres"
 
 
@@ -40,8 +43,16 @@ def run_as() -> dict[str, Any]:
     """subprocess keyword arguments that drop root to the service user (nothing otherwise)."""
     if os.geteuid() != 0:
         return {}
-    entry = pwd.getpwnam(SERVICE_USER)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    uid, gid = service_ids()
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
+def service_ids() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        raise MissingBinary(f"no user {SERVICE_USER} (Debian package postgresql)") from None
+    return entry.pw_uid, entry.pw_gid
 
 
 def private_dir(prefix: str) -> Path:
@@ -49,8 +60,11 @@ def private_dir(prefix: str) -> Path:
     (pytest's tmp_path is root's and closed to that user)."""
     path = Path(tempfile.mkdtemp(prefix=f"userdir-{prefix}-"))
     if os.geteuid() == 0:
-        entry = pwd.getpwnam(SERVICE_USER)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        try:
+            os.chown(path, *service_ids())
+        except MissingBinary:
+            path.rmdir()
+            raise
     return path
 
 
