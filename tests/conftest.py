@@ -18,8 +18,9 @@ from userdir.db import create_engine, create_sessionmaker
 from userdir.models import Base
 from userdir.sample import load_sample_data
 
-# Private PostgreSQL, Redis, PgBouncer and nginx servers for tests that stop or break them.
-pytest_plugins = ["tests.servers.fixtures"]
+# Private PostgreSQL, Redis, PgBouncer and nginx servers for tests that stop or break them,
+# and the app served on them (tests/fault_app.py).
+pytest_plugins = ["tests.servers.fixtures", "tests.fault_app"]
 
 API_TOKEN = "test-token-0123456789"
 BACKENDS = ["sqlite", "postgresql"]
