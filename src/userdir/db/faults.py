@@ -8,14 +8,22 @@ import sqlite3
 import time
 from collections.abc import Iterator
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
 
 # What database calls raise when the server is down, restarting, unreachable or overloaded,
-# besides SQLAlchemy's own errors: drivers let some connect errors through unwrapped.
-DATABASE_FAULTS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
+# besides SQLAlchemy's own errors: drivers let some connect errors through unwrapped, and a
+# call on the driver's own connection (LISTEN, in userdir.invalidation) raises its errors.
+DATABASE_FAULTS: tuple[type[BaseException], ...] = (
+    SQLAlchemyError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 # SQLSTATE classes and codes of a server that cannot serve now (not of a bad statement):
 # 08 connection exception, 53 insufficient resources (e.g. too many connections),
