@@ -42,7 +42,7 @@ class RedisCache:
         self.client = client
         self.prefix = prefix
         self.timeout = timeout
-        self.breaker = Breaker("cache (redis)", self.ping)
+        self.breaker = Breaker("cache (redis)", self._reconnect)
         self._refusing_writes = False
 
     @property
@@ -59,6 +59,13 @@ class RedisCache:
     async def ping(self) -> None:
         async with asyncio.timeout(self.timeout):
             await self.client.ping()
+
+    async def _reconnect(self) -> None:
+        """The breaker's probe. Idle pooled connections may be dead (a restarted server's
+        resets show only when a connection is next used, each a failure of its own), so they
+        are dropped first: when the breaker closes, every connection is new."""
+        await self.client.connection_pool.disconnect(inuse_connections=False)
+        await self.ping()
 
     async def get(self, key: str) -> Entry | None:
         if not self.breaker.allow():
