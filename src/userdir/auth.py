@@ -25,18 +25,33 @@ def token_matches(given: str, tokens: tuple[str, ...]) -> bool:
     return matched
 
 
+def _is_text(value: str) -> bool:
+    """aiohttp decodes header bytes as UTF-8 and keeps bytes that are not UTF-8 as lone
+    surrogates, which no configured token holds and which cannot be encoded again."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_token(request: web.Request) -> None:
     tokens = request.app[SETTINGS].api_tokens
     if not tokens:
         # Never open by default: a server started without tokens is read-only.
         raise Forbidden("Writes are disabled: the server has no API token (USERDIR_API_TOKENS).")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    token = given.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized(
             "This write needs an 'Authorization: Bearer <token>' header.",
             headers={"WWW-Authenticate": CHALLENGE},
         )
-    if not token_matches(given.strip(), tokens):
+    if not _is_text(token):
+        raise Unauthorized(
+            "The bearer token is not UTF-8 text.", headers={"WWW-Authenticate": CHALLENGE}
+        )
+    if not token_matches(token, tokens):
         raise Forbidden("The bearer token is not valid for writes.")
 
 
