@@ -48,6 +48,7 @@ UNCACHED = {"CACHE_TTL": "0"}
 HTTP_TIMEOUT = 30.0  # one checking request
 SETUP_TIMEOUT = 120  # seconds for `userdir db reset` or `serve --help`
 LOAD_TIMEOUT = 300  # seconds to load and analyze the PostgreSQL users (~30 s for 1,000,000)
+SINGLE_MIN_SECONDS = 5  # wrk -d of the one-connection row, even with --quick
 WARM_ATTEMPTS = 60  # requests to warm every worker's cache before giving up
 
 
@@ -69,22 +70,25 @@ def get(url: str) -> tuple[int, str | None]:
         return error.code, error.headers.get("X-Cache")
 
 
-def check_answers(url: str, cache: str | None, processes: int) -> None:
-    """200, and the cache state a row expects. Every worker holds its own in-process cache and
-    the kernel picks which one accepts, so with several, warm until many HITs come in a row."""
+def check_answers(url: str, cache: str | None, processes: int) -> float:
+    """200, and the cache state a row expects; returns the last request's seconds. Every worker
+    holds its own in-process cache and the kernel picks which one accepts, so with several,
+    warm until many HITs come in a row."""
     in_a_row = 1 if processes == 1 else 10 * processes
     hits = 0
     for _ in range(WARM_ATTEMPTS):
+        started = time.perf_counter()
         status, state = get(url)
+        seconds = time.perf_counter() - started
         if status != 200:
             raise RuntimeError(f"{url} answered {status}")
         if cache is None or (cache == "MISS" and state == "MISS"):
-            return
+            return seconds
         if cache == "MISS":
             raise RuntimeError(f"X-Cache {state} with CACHE_TTL=0")
         hits = hits + 1 if state == "HIT" else 0
         if hits >= in_a_row:
-            return
+            return seconds
     raise RuntimeError(f"no {in_a_row} X-Cache HITs in a row after {WARM_ATTEMPTS} requests")
 
 
@@ -92,7 +96,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
         users = args.users
         self.load = wrk.Load(args.threads, args.connections, args.duration)
-        self.single = wrk.Load(1, 1, args.duration)
+        # One connection gets no answer at all in a short run when a request takes seconds.
+        self.single = wrk.Load(1, 1, max(args.duration, SINGLE_MIN_SECONDS))
         self.profile = args.profile
         self.deep = min(users_bench.DEEP_PAGE, users // users_bench.PAGE_SIZE)
         self.rows = {row.key: row for row in rows(users, self.deep)}
@@ -104,9 +109,11 @@ class Bench:
         load = self.single if row.single_connection else self.load
         result: dict[str, Any] = {"url": url, "wrk": load.flags(), "processes": row.processes}
         try:
-            check_answers(url, cache, row.processes)
+            result["check_seconds"] = round(check_answers(url, cache, row.processes), 4)
             result["figures"] = wrk.run(url, load)
             problems = wrk.problems(result["figures"])
+            if not result["figures"]["requests"]:
+                problems[-1] += f" (one request before it took {result['check_seconds']} s)"
             if cache == "HIT" and get(url)[1] != "HIT":
                 problems.append("the cached entry was gone after the run")
             result["status"] = "failed" if problems else "ok"
@@ -281,7 +288,7 @@ def run_workers(bench: Bench, url: str, secret: dict[str, str]) -> None:
         bench.fail([key], "not supported by this build (`serve --workers 2` exited with 2)", "n/a")
 
 
-def machine_header(args: argparse.Namespace, load: wrk.Load) -> dict[str, Any]:
+def machine_header(args: argparse.Namespace, load: wrk.Load, single: wrk.Load) -> dict[str, Any]:
     uptime = subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout
     found = re.search(r"load averages?:\s*([\d.]+),?\s+([\d.]+),?\s+([\d.]+)", uptime)
     git = ["git", "-C", str(ROOT)]
@@ -298,7 +305,7 @@ def machine_header(args: argparse.Namespace, load: wrk.Load) -> dict[str, Any]:
         "commit": commit.strip()[:12] + (" with uncommitted changes" if dirty.strip() else ""),
         "command": " ".join([launcher, *map(shlex.quote, sys.argv[1:])]),
         "wrk": load.flags(),
-        "wrk_single": wrk.Load(1, 1, load.seconds).flags(),
+        "wrk_single": single.flags(),
         "users": args.users,
         "postgres": "?",
         "load_seconds": "?",
@@ -333,7 +340,7 @@ def main() -> int:
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     with tempfile.TemporaryDirectory(prefix="userdir-bench-") as scratch:
         bench = Bench(args, Path(scratch))
-        header = machine_header(args, bench.load)
+        header = machine_header(args, bench.load, bench.single)
         status = 0
         try:
             run_ceilings(bench)

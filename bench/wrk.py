@@ -69,7 +69,7 @@ def problems(figures: dict[str, Any]) -> list[str]:
     if sockets:
         found.append("socket errors " + ", ".join(f"{k} {v}" for k, v in sockets.items()))
     if not figures["requests"]:
-        found.append("no request completed")
+        found.append(f"no request completed in {figures['seconds']:.0f} s")
     return found
 
 
