@@ -51,10 +51,11 @@ def table(
             lines.append(f"| {row.label} | | | | | | {text} | {verdict} |")
             continue
         fig, ratio = result["figures"], result.get("ratios", {})
+        label = f"{row.label} (`{result['wrk']}`)" if row.single_connection else row.label
         rps = "" if row.single_connection else f"{fig['rps']:,.1f}"
         p99 = "" if row.single_connection else _ms(fig["latency_ms"]["p99"])
         lines.append(
-            f"| {row.label} | {rps} | {_ms(fig['latency_ms']['p50'])} | {p99} | "
+            f"| {label} | {rps} | {_ms(fig['latency_ms']['p50'])} | {p99} | "
             f"{_times(ratio.get('rps_ratio'))} | {_times(ratio.get('p99_ratio'))} | "
             f"{text} | {verdict} |"
         )
@@ -97,7 +98,7 @@ def markdown(
         f"- CPUs: {header['cpus']}",
         f"- Commit: `{header['commit']}`",
         f"- Command: `{header['command']}`",
-        f"- Load: wrk `{header['wrk']}` a row (the one-connection row: `{header['wrk_single']}`); "
+        f"- Load: wrk `{header['wrk']}` a row (the one-connection row: {header['wrk_single']}); "
         f"servers and wrk on 127.0.0.1, same machine",
         f"- Data: SQLite with the bundled sample data; PostgreSQL {header['postgres']} with "
         f"{header['users']:,} synthetic users (loaded in {header['load_seconds']} s)",

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 SCRIPT = Path(__file__).with_name("wrk_report.lua")
 MARKER = "WRK_JSON "
 GRACE = 30.0  # seconds past the run's duration before wrk is considered hung
-REQUEST_TIMEOUT = "10s"  # a request slower than this counts as a timeout error
+REQUEST_TIMEOUT = 10  # seconds: a request slower than this counts as a timeout error
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,26 +21,35 @@ class Load:
     threads: int
     connections: int
     seconds: int
+    timeout: int = REQUEST_TIMEOUT
 
     def flags(self) -> str:
         return f"-t{self.threads} -c{self.connections} -d{self.seconds}s"
 
 
 def command(url: str, load: Load) -> list[str]:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise RuntimeError("wrk is missing: bin/ensure-packages.sh wrk installs it")
     return [
-        wrk,
+        "wrk",
         f"-t{load.threads}",
         f"-c{load.connections}",
         f"-d{load.seconds}s",
         "--timeout",
-        REQUEST_TIMEOUT,
+        f"{load.timeout}s",
         "-s",
         str(SCRIPT),
         url,
     ]
+
+
+def stretched(load: Load, request_seconds: float, answers: int, cap: int) -> Load:
+    """`load`, made long enough for about `answers` requests of `request_seconds` each on one
+    connection (wrk drops a request still running when its time is up), within `cap` seconds."""
+    wanted = math.ceil(answers * request_seconds)
+    return replace(
+        load,
+        seconds=min(cap, max(load.seconds, wanted)),
+        timeout=min(cap, max(load.timeout, math.ceil(2 * request_seconds))),
+    )
 
 
 def parse(stdout: str) -> dict[str, Any]:
@@ -75,6 +85,8 @@ def problems(figures: dict[str, Any]) -> list[str]:
 
 def run(url: str, load: Load) -> dict[str, Any]:
     """Drive `url` with `load`; bounded by the load's duration plus GRACE."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is missing: bin/ensure-packages.sh wrk installs it")
     done = subprocess.run(
         command(url, load),
         capture_output=True,

@@ -60,6 +60,15 @@ def test_non_2xx_answers_and_socket_errors_fail_a_row() -> None:
     assert wrk.problems(parsed) == ["7 non-2xx responses", "socket errors timeout 2"]
 
 
+def test_a_slow_one_connection_row_runs_long_enough_for_a_few_answers() -> None:
+    short = wrk.Load(threads=1, connections=1, seconds=10)
+    assert wrk.stretched(short, 0.02, answers=3, cap=60) == short
+    slow = wrk.stretched(short, 12.3, answers=3, cap=60)
+    assert (slow.seconds, slow.timeout) == (37, 25)  # three 12.3 s answers; none times out
+    assert wrk.stretched(short, 45.0, answers=3, cap=60).seconds == 60
+    assert "--timeout 25s" in " ".join(wrk.command("http://127.0.0.1:1/", slow))
+
+
 def test_own_time_counts_only_the_innermost_frame() -> None:
     raw = (
         "run (asyncio/runners.py:86);handler (app.py:10);dumps (json.py:1) 6\n"
