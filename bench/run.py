@@ -23,6 +23,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -48,6 +49,7 @@ UNCACHED = {"CACHE_TTL": "0"}
 HTTP_TIMEOUT = 30.0  # one checking request
 SETUP_TIMEOUT = 120  # seconds for `userdir db reset` or `serve --help`
 LOAD_TIMEOUT = 300  # seconds to load and analyze the PostgreSQL users (~30 s for 1,000,000)
+WARMUP_SECONDS = 1  # of wrk at the row's concurrency, unmeasured, before each row
 SINGLE_MIN_SECONDS = 5  # wrk -d of the one-connection row, even with --quick
 SINGLE_ANSWERS = 3  # the one-connection row runs long enough for this many slow requests...
 SINGLE_MAX_SECONDS = 60  # ...up to this long
@@ -117,6 +119,10 @@ class Bench:
             if row.single_connection:
                 load = wrk.stretched(load, took, SINGLE_ANSWERS, SINGLE_MAX_SECONDS)
                 result["wrk"] = load.flags()
+            if not row.single_connection:
+                # Fills the connection pool and each connection's prepared statements, which
+                # would otherwise weigh on a short row's first second.
+                wrk.run(url, replace(load, seconds=WARMUP_SECONDS))
             result["figures"] = wrk.run(url, load)
             problems = wrk.problems(result["figures"])
             if not result["figures"]["requests"]:
