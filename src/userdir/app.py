@@ -9,6 +9,7 @@ from aiohttp import web
 from userdir.cache import cache_ctx
 from userdir.config import Settings
 from userdir.db import database_ctx
+from userdir.deadlines import deadlines_ctx
 from userdir.errors import error_middleware, on_prepare
 from userdir.invalidation import versions_ctx
 from userdir.keys import SETTINGS
@@ -25,7 +26,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     # In this order: the versions' watcher needs the database; all stop in reverse.
-    app.cleanup_ctx.extend([database_ctx, versions_ctx, cache_ctx])
+    app.cleanup_ctx.extend([deadlines_ctx, database_ctx, versions_ctx, cache_ctx])
     app.on_response_prepare.append(on_prepare)
     aiohttp_jinja2.setup(
         app,
