@@ -15,6 +15,7 @@ from userdir.invalidation import versions_ctx
 from userdir.keys import SETTINGS
 from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
+from userdir.ratelimit import setup_rate_limit
 from userdir.routes import setup_routes
 
 # A whole-menu document at its limits (20,000 items, 100,000 links) is about 10 MB of JSON;
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
         loader=jinja2.PackageLoader("userdir", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
+    setup_rate_limit(app)
     setup_routes(app)
     setup_pages(app)
     app.on_startup.append(build_openapi)

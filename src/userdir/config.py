@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import limits
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -46,6 +47,7 @@ class Settings:
     cache_timeout: float = 0.2
     cache_prefix: str = "userdir"
     request_timeout: float = 30.0
+    rate_limit: str = ""  # e.g. "600/minute" per client; empty: no limit
     shutdown_timeout: float = 10.0
     max_depth: int = 8
     max_nested_nodes: int = 100_000
@@ -121,6 +123,18 @@ def _replica_urls(environ: Mapping[str, str], database_url: str) -> tuple[str, .
     return urls
 
 
+def _rate_limit(environ: Mapping[str, str]) -> str:
+    raw = (environ.get("RATE_LIMIT") or "").strip()
+    if raw:
+        try:
+            limits.parse(raw)
+        except ValueError:
+            raise ConfigError(
+                f"RATE_LIMIT={raw!r}: allowed N/second, N/minute, N/hour or N/day (e.g. 600/minute)"
+            ) from None
+    return raw
+
+
 def _cache_url(environ: Mapping[str, str]) -> str:
     raw = environ.get("CACHE_URL") or "memory://"
     if raw != "memory://" and not raw.startswith(("redis://", "rediss://", "unix://")):
@@ -154,6 +168,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         cache_timeout=_number(environ, "CACHE_TIMEOUT", 0.2, 0.001, 60),
         cache_prefix=environ.get("CACHE_PREFIX") or "userdir",
         request_timeout=_number(environ, "REQUEST_TIMEOUT", 30.0, 0.01, 3600),
+        rate_limit=_rate_limit(environ),
         shutdown_timeout=float(_number(environ, "SHUTDOWN_TIMEOUT", 10, 0, 3600)),
         max_depth=_number(environ, "MAX_DEPTH", 8, 1, 64),
         max_nested_nodes=_number(environ, "MAX_NESTED_NODES", 100_000, 1, 100_000_000),
