@@ -14,6 +14,7 @@ def test_defaults() -> None:
     assert settings.database_url == "sqlite+aiosqlite:///userdir.db"
     assert (settings.host, settings.port, settings.cache_ttl) == ("127.0.0.1", 5005, 20)
     assert settings.api_tokens == ()
+    assert (settings.keepalive_timeout, settings.max_connections) == (15, 1000)
 
 
 def test_every_variable_is_read() -> None:
@@ -26,8 +27,11 @@ def test_every_variable_is_read() -> None:
             "CACHE_URL": "redis://127.0.0.1:6379/1",
             "USERDIR_API_TOKENS": " a , b,,",
             "GITHUB_TOKENS": "t1,t2",
+            "KEEPALIVE_TIMEOUT": "5",
+            "MAX_CONNECTIONS": "50",
         }
     )
+    assert (settings.keepalive_timeout, settings.max_connections) == (5, 50)
     assert settings.database_url == "postgresql+asyncpg://app:secret@db:5432/userdir"
     assert (settings.host, settings.port, settings.cache_ttl) == ("0.0.0.0", 8080, 5)
     assert settings.cache_url == "redis://127.0.0.1:6379/1"
@@ -45,6 +49,8 @@ def test_every_variable_is_read() -> None:
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL uses 'mysql'"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
         ({"CACHE_URL": "memcached://x"}, "CACHE_URL='memcached://x': allowed"),
+        ({"KEEPALIVE_TIMEOUT": "0"}, "KEEPALIVE_TIMEOUT=0 is out of range: allowed 1..3600"),
+        ({"MAX_CONNECTIONS": "0"}, "MAX_CONNECTIONS=0 is out of range: allowed 1..1000000"),
     ],
 )
 def test_invalid_values_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -126,6 +126,8 @@ async def run_server(settings: Settings, reset: bool) -> None:
         settings.host,
         settings.port,
         shutdown_timeout=settings.shutdown_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_connections=settings.max_connections,
     )
 
 

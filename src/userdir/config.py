@@ -47,6 +47,8 @@ class Settings:
     cache_prefix: str = "userdir"
     request_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    keepalive_timeout: float = 15.0
+    max_connections: int = 1000
     max_depth: int = 8
     max_nested_nodes: int = 100_000
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -155,6 +157,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         cache_prefix=environ.get("CACHE_PREFIX") or "userdir",
         request_timeout=_number(environ, "REQUEST_TIMEOUT", 30.0, 0.01, 3600),
         shutdown_timeout=float(_number(environ, "SHUTDOWN_TIMEOUT", 10, 0, 3600)),
+        # 0 would switch aiohttp's timer off, leaving idle and slow-header connections unbounded.
+        keepalive_timeout=_number(environ, "KEEPALIVE_TIMEOUT", 15.0, 1.0, 3600.0),
+        max_connections=_number(environ, "MAX_CONNECTIONS", 1000, 1, 1_000_000),
         max_depth=_number(environ, "MAX_DEPTH", 8, 1, 64),
         max_nested_nodes=_number(environ, "MAX_NESTED_NODES", 100_000, 1, 100_000_000),
         api_tokens=_tokens(environ.get("USERDIR_API_TOKENS")),
