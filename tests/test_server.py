@@ -26,10 +26,25 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 SQLITE_BUSY_TIMEOUT = 5.0  # db.py's PRAGMA busy_timeout
 
 
+async def request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str = "/restaurant/"
+) -> tuple[str, dict[str, str], bytes]:
+    """One HTTP/1.1 request on a raw connection: status line, headers, body."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await writer.drain()
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+    status, *lines = head.strip().split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    body = await reader.readexactly(int(headers["content-length"]))
+    return status, headers, body
+
+
 async def graceful_stop(database_url: str, engine: AsyncEngine, sig: signal.Signals) -> str:
     """A slow request in flight, then `sig`: it completes 200 and the server exits 0."""
     async with running_server(database_url) as server:
         await wait_until_serving(server)
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert (await request(idle_reader, idle_writer))[0] == "HTTP/1.1 200 OK"
         async with aiohttp.ClientSession() as session:
             async with users_table_locked(engine):
                 slow = asyncio.create_task(session.get(f"{server.base}/users?type=Organization"))
@@ -37,6 +52,9 @@ async def graceful_stop(database_url: str, engine: AsyncEngine, sig: signal.Sign
                 assert not slow.done()
                 server.process.send_signal(sig)
                 await server.wait_for("shutting down")
+                # An idle keep-alive connection closes at once, not when the drain ends.
+                assert await asyncio.wait_for(idle_reader.read(), 2) == b""
+                idle_writer.close()
                 assert server.process.returncode is None, "exited while a request was in flight"
                 with pytest.raises(aiohttp.ClientConnectionError):
                     async with aiohttp.ClientSession() as fresh:
@@ -153,19 +171,6 @@ async def test_slow_request_heads_are_closed_at_a_short_keepalive_timeout(
 ) -> None:
     async with running_server(database_url, KEEPALIVE_TIMEOUT="2") as server:
         await slow_heads_are_closed(server, keepalive=2.0)
-
-
-async def request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str = "/restaurant/"
-) -> tuple[str, dict[str, str], bytes]:
-    """One HTTP/1.1 request on a raw connection: status line, headers, body."""
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    await writer.drain()
-    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
-    status, *lines = head.strip().split("\r\n")
-    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
-    body = await reader.readexactly(int(headers["content-length"]))
-    return status, headers, body
 
 
 @SQLITE_ONLY

@@ -19,6 +19,7 @@ import resource
 import signal
 import socket
 from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 from aiohttp import web
@@ -139,6 +140,10 @@ class _CountedHandler(RequestHandler):
         # final close into a reset that can destroy the 503 before the client reads it.
 
 
+def _force_close(connection: RequestHandler, _task: object) -> None:
+    connection.force_close()
+
+
 async def _drain(handler: web.Server, timeout: float) -> bool:
     """Let in-flight requests finish within `timeout`, then cancel the rest and close all.
 
@@ -146,7 +151,16 @@ async def _drain(handler: web.Server, timeout: float) -> bool:
     request that will not finish: it waits once for the request, then again after only
     failing its body, and once more per connection whose cancellation is slow to unwind.
     """
-    busy = {c._task_handler for c in handler.connections if c._task_handler is not None}
+    busy: set[asyncio.Task[None]] = set()
+    for connection in handler.connections:
+        task = connection._task_handler
+        if task is None or task.done():
+            connection.force_close()
+        else:
+            # A connection closes as soon as its last request is answered, not at the end of
+            # the drain: a client must not send a request into it meanwhile and wait for nothing.
+            task.add_done_callback(partial(_force_close, connection))
+            busy.add(task)
     late: set[asyncio.Task[None]] = set()
     if busy:
         _, late = await asyncio.wait(busy, timeout=timeout)
