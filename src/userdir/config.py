@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -47,6 +48,7 @@ class Settings:
     cache_prefix: str = "userdir"
     request_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    workers: int = 1
     keepalive_timeout: float = 15.0
     max_connections: int = 1000
     max_depth: int = 8
@@ -130,6 +132,23 @@ def _cache_url(environ: Mapping[str, str]) -> str:
     return raw
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers often narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _workers(environ: Mapping[str, str]) -> int:
+    raw = environ.get("WORKERS")
+    if raw is not None and raw.strip().lower() == "auto":
+        return usable_cpus()
+    try:
+        return _number(environ, "WORKERS", 1, 1, 1024)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or auto (one per usable CPU)") from None
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build settings from an environment mapping (os.environ in production, a dict in tests)."""
     github_tokens = _tokens(environ.get("GITHUB_TOKENS")) or _tokens(environ.get("GITHUB_TOKEN"))
@@ -157,6 +176,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         cache_prefix=environ.get("CACHE_PREFIX") or "userdir",
         request_timeout=_number(environ, "REQUEST_TIMEOUT", 30.0, 0.01, 3600),
         shutdown_timeout=float(_number(environ, "SHUTDOWN_TIMEOUT", 10, 0, 3600)),
+        workers=_workers(environ),
         # 0 would switch aiohttp's timer off, leaving idle and slow-header connections unbounded.
         keepalive_timeout=_number(environ, "KEEPALIVE_TIMEOUT", 15.0, 1.0, 3600.0),
         max_connections=_number(environ, "MAX_CONNECTIONS", 1000, 1, 1_000_000),
