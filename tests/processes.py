@@ -89,6 +89,10 @@ class ServerProcess:
     async def exit_code(self, timeout: float) -> int:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
+    async def wait_closed(self, timeout: float) -> None:
+        """Until every process writing the log (workers too) has exited."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+
     async def stop(self) -> None:
         """SIGKILL whatever is still running: the parent and every worker it logged."""
         if self.process.returncode is None:

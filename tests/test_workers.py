@@ -121,7 +121,6 @@ async def test_sighup_replaces_every_worker_without_failing_a_request(database_u
         await served_by(server, set(new))
         until.set()
         counted = await outcomes
-        print("SIGHUP under load:", dict(counted))
         server.process.send_signal(signal.SIGTERM)
         assert await server.exit_code(timeout=30) == 0
     assert set(counted) == {"200"}, counted  # no connection error, no non-2xx
@@ -154,6 +153,17 @@ async def test_sigterm_lets_each_worker_finish_its_slow_request_then_exits_0(
                 assert len(await response.json()) == 16
         assert await server.exit_code(timeout=30) == 0
     assert "all workers stopped" in server.log
+
+
+@slow
+@SQLITE_ONLY
+async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(database_url: str) -> None:
+    async with running_server(database_url, "--workers", "2") as server:
+        await all_serving(server, 2)
+        server.process.kill()
+        await server.wait_for(r"the supervisor is gone: stopping", count=2, timeout=30)
+        await server.wait_for(r"\] INFO userdir\.server: stopped$", count=2, timeout=30)
+        await server.wait_closed(timeout=30)  # the last worker has exited: the log pipe ends
 
 
 @slow

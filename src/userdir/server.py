@@ -235,12 +235,12 @@ async def serve(
         server = await loop.create_server(gate, sock=sock, backlog=BACKLOG)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    sockets = list(server.sockets)
-    for listener in sockets:
-        log.info("serving on http://%s:%d", *listener.getsockname()[:2])
-    if on_ready is not None:
-        on_ready(sockets)
     try:
+        sockets = list(server.sockets)
+        for listener in sockets:
+            log.info("serving on http://%s:%d", *listener.getsockname()[:2])
+        if on_ready is not None:
+            on_ready(sockets)
         await stop.wait()
     finally:
         log.info(

@@ -59,7 +59,10 @@ async def run_worker(settings: Settings, listen_fd: int, supervisor_fd: int) -> 
         stop.set()
 
     def ready(_sockets: list[socket.socket]) -> None:
-        channel.send(READY)  # a few bytes into an empty socket buffer: never blocks
+        try:
+            channel.send(READY)  # a few bytes into an empty socket buffer: never blocks
+        except OSError:  # the supervisor died while this worker started
+            stop.set()
 
     loop.add_reader(supervisor_fd, supervisor_gone)
     try:
