@@ -179,7 +179,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         workers=_workers(environ),
         # 0 would switch aiohttp's timer off, leaving idle and slow-header connections unbounded.
         keepalive_timeout=_number(environ, "KEEPALIVE_TIMEOUT", 15.0, 1.0, 3600.0),
-        max_connections=_number(environ, "MAX_CONNECTIONS", 1000, 1, 1_000_000),
+        max_connections=_number(environ, "MAX_CONNECTIONS", 1000, 1, 100_000),
         max_depth=_number(environ, "MAX_DEPTH", 8, 1, 64),
         max_nested_nodes=_number(environ, "MAX_NESTED_NODES", 100_000, 1, 100_000_000),
         api_tokens=_tokens(environ.get("USERDIR_API_TOKENS")),
