@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -49,6 +50,9 @@ class Settings:
     request_timeout: float = 30.0
     rate_limit: str = ""  # e.g. "600/minute" per client; empty: no limit
     shutdown_timeout: float = 10.0
+    workers: int = 1
+    keepalive_timeout: float = 15.0
+    max_connections: int = 1000
     max_depth: int = 8
     max_nested_nodes: int = 100_000
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -142,6 +146,23 @@ def _cache_url(environ: Mapping[str, str]) -> str:
     return raw
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers often narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _workers(environ: Mapping[str, str]) -> int:
+    raw = environ.get("WORKERS")
+    if raw is not None and raw.strip().lower() == "auto":
+        return usable_cpus()
+    try:
+        return _number(environ, "WORKERS", 1, 1, 1024)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or auto (one per usable CPU)") from None
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build settings from an environment mapping (os.environ in production, a dict in tests)."""
     github_tokens = _tokens(environ.get("GITHUB_TOKENS")) or _tokens(environ.get("GITHUB_TOKEN"))
@@ -170,6 +191,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         request_timeout=_number(environ, "REQUEST_TIMEOUT", 30.0, 0.01, 3600),
         rate_limit=_rate_limit(environ),
         shutdown_timeout=float(_number(environ, "SHUTDOWN_TIMEOUT", 10, 0, 3600)),
+        workers=_workers(environ),
+        # 0 would switch aiohttp's timer off, leaving idle and slow-header connections unbounded.
+        keepalive_timeout=_number(environ, "KEEPALIVE_TIMEOUT", 15.0, 1.0, 3600.0),
+        max_connections=_number(environ, "MAX_CONNECTIONS", 1000, 1, 100_000),
         max_depth=_number(environ, "MAX_DEPTH", 8, 1, 64),
         max_nested_nodes=_number(environ, "MAX_NESTED_NODES", 100_000, 1, 100_000_000),
         api_tokens=_tokens(environ.get("USERDIR_API_TOKENS")),
