@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import support  # noqa: E402
 
-from userdir.cursor import derive_secret, encode_cursor, fingerprint  # noqa: E402
+from userdir.cursor import derive_secret, encode_cursor  # noqa: E402
+from userdir.directory import UsersQuery  # noqa: E402
 
 SECRET = "bench-cursor-secret"
 PAGE_SIZE = 25
@@ -123,7 +124,7 @@ def scenarios_for(base: str, url: str, rows: int) -> tuple[int, dict[str, str]]:
     deep = min(DEEP_PAGE, rows // PAGE_SIZE)  # smaller only for trial runs
     last_id = (deep - 1) * PAGE_SIZE
     secret = derive_secret(SECRET, url)
-    cursor = encode_cursor(secret, fingerprint([], ["id"]), [last_id])
+    cursor = encode_cursor(secret, UsersQuery().bound_to, [last_id])
     return deep, {
         "page 1": f"{base}/users?pagination={PAGE_SIZE}",
         f"page {deep:,} by cursor": f"{base}/users?pagination={PAGE_SIZE}&after={cursor}",

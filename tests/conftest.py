@@ -18,6 +18,9 @@ from userdir.db import create_engine, create_sessionmaker
 from userdir.models import Base
 from userdir.sample import load_sample_data
 
+# Private PostgreSQL, Redis, PgBouncer and nginx servers for tests that stop or break them.
+pytest_plugins = ["tests.servers.fixtures"]
+
 API_TOKEN = "test-token-0123456789"
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,3 +69,17 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 2.0) -> float:
+    """Await `check()` until it is true; returns how long that took, fails after `within` s.
+
+    For what another process (or host) changes: this one learns of it within a bound, not at
+    once (see userdir.invalidation)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not await check():
+        if loop.time() - start > within:
+            raise AssertionError(f"not true within {within} s")
+        await asyncio.sleep(0.005)
+    return loop.time() - start

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from tests.helpers import get_json
+from tests.helpers import count_statements, get_json
 from userdir import __version__
+from userdir.keys import DATABASE
+from userdir.schemas.health import READY_OUT
 
 
 async def test_service_health(client: TestClient) -> None:
@@ -11,19 +13,35 @@ async def test_service_health(client: TestClient) -> None:
     assert data == {"status": "ok", "service": "userdir", "version": __version__}
 
 
-async def test_healthz_checks_the_database(client: TestClient) -> None:
-    assert await get_json(client, "/healthz") == {"status": "ok", "database": "ok"}
+async def test_livez_answers_without_database_or_cache(client: TestClient) -> None:
+    database = client.server.app[DATABASE]
+    with count_statements(database.primary.engine) as statements:
+        assert await get_json(client, "/livez") == {"status": "ok"}
+    assert statements == []
 
 
-async def test_healthz_reports_a_lost_database(client: TestClient) -> None:
-    from userdir.keys import ENGINE
+async def test_readiness_reports_each_part(client: TestClient) -> None:
+    ready = await get_json(client, "/readyz", schema=READY_OUT)
+    assert ready == {
+        "status": "ok",
+        "database": "ok",
+        "cache": "ok",
+        "versions": "live",
+        "replicas": {},
+    }
+    # /healthz keeps its meaning: ready, with a database round trip.
+    assert await get_json(client, "/healthz") == ready
 
-    engine = client.server.app[ENGINE]
+
+async def test_readiness_reports_a_lost_database(client: TestClient) -> None:
+    engine = client.server.app[DATABASE].primary.engine
     await engine.dispose()
     # A pool that cannot connect any more: point it at a closed port.
     engine.sync_engine.pool._creator = _refuse  # type: ignore[attr-defined]
-    problem = await get_json(client, "/healthz", expected_status=503)
-    assert problem["detail"].startswith("Database unreachable")
+    problem = await get_json(client, "/readyz", expected_status=503)
+    assert problem["detail"].startswith("Not ready: the database is unavailable")
+    # Liveness is unaffected: the process still serves.
+    assert await get_json(client, "/livez") == {"status": "ok"}
 
 
 def _refuse() -> None:

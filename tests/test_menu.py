@@ -8,7 +8,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import count_statements, get_json
-from userdir.keys import ENGINE
+from userdir.keys import DATABASE
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.models.base import Base
 from userdir.schemas.menu import ITEMS_OUT
@@ -94,7 +94,7 @@ async def test_statement_count_is_constant(
     client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], size: int
 ) -> None:
     await make_chain(sessionmaker, size)
-    engine = client.server.app[ENGINE]
+    engine = client.server.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         data = await get_json(client, "/restaurant/1/item?depth=3")
     assert len(data) == size

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.helpers import count_statements, get_json
 from tests.menu_api import flat_menu
 from userdir.graph import nest
-from userdir.keys import ENGINE
+from userdir.keys import DATABASE
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEM_OUT, RESTAURANT_DETAIL_OUT, RESTAURANTS_OUT
 
@@ -139,7 +139,7 @@ async def test_statement_count_is_constant(
     client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], size: int, path: str
 ) -> None:
     await make_layers(sessionmaker, width=size // 5, layers=5, fanout=2)
-    engine = client.server.app[ENGINE]
+    engine = client.server.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         await get_json(client, path)
     # data version (cache key), restaurant, items, links: the same four at any size

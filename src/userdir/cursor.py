@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from userdir.directory import SortTerm
+
 SIGNATURE_BYTES = 16
 
 
@@ -35,8 +37,9 @@ def derive_secret(configured: str, database_url: str) -> bytes:
     return hashlib.sha256(material.encode()).digest()
 
 
-def fingerprint(filters: Sequence[Sequence[Any]], order_by: Sequence[str]) -> bytes:
-    return orjson.dumps({"f": filters, "o": order_by})
+def key_types(order_by: Sequence[SortTerm]) -> list[type]:
+    """What each value of a sort key must be: ids are integers, the other fields text."""
+    return [int if term.field == "id" else str for term in order_by]
 
 
 def _b64(raw: bytes) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import os
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -12,12 +15,33 @@ from typing import Any, ClassVar
 import orjson
 from aiohttp import web
 
+from userdir.db.faults import DATABASE_FAULTS, is_retryable, is_unavailable
+from userdir.keys import DATABASE, DEADLINES
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
+DEADLINE = web.RequestKey("deadline", asyncio.Timeout)
+RETRIED = web.RequestKey("retried", bool)
+PREPARED = web.RequestKey("prepared", bool)
+RETRY_AFTER_SECONDS = 1
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_SEQUENCE = itertools.count(1)
+
+
+class _Prefix:
+    """A random prefix per process, drawn again in a forked child so ids never repeat."""
+
+    value = secrets.token_hex(10)
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.value = secrets.token_hex(10)
+
+
+os.register_at_fork(after_in_child=_Prefix.renew)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Renders a problem for a client that prefers another media type (a browser: HTML), or None.
@@ -67,6 +91,10 @@ class Unprocessable(ApiError):
     status = 422
 
 
+class TooManyRequests(ApiError):
+    status = 429
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 
@@ -103,14 +131,33 @@ def problem(
 
 def _request_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    if given and _CLIENT_REQUEST_ID.fullmatch(given):
+        return given
+    # Unique across processes and hosts (a random prefix per process), cheap per request.
+    return f"{_Prefix.value}{next(_SEQUENCE):012x}"
+
+
+def unavailable(request: web.Request, detail: str) -> web.Response:
+    return problem(request, 503, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[REQUEST_ID] = _request_id(request)
+    deadlines = request.app[DEADLINES]
+    deadline = request[DEADLINE] = deadlines.start()
     try:
-        return await handler(request)
+        async with deadline:
+            try:
+                return await handler(request)
+            except DATABASE_FAULTS as exc:
+                if not _may_retry(request, exc):
+                    raise
+                # The connection died under a read: the pool has dropped it (and a failed
+                # replica is skipped now), so the same read on a fresh one is worth one try.
+                return await handler(request)
+            finally:
+                deadlines.release(deadline)
     except ApiError as exc:
         return problem(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except web.HTTPException as exc:
@@ -119,14 +166,48 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
         detail = _http_detail(request, exc)
         return problem(request, exc.status, detail, headers=headers)
-    except Exception:
-        log.exception(
-            "unhandled error [request_id=%s] %s %s",
+    except TimeoutError as exc:
+        if not deadline.expired():  # a driver's own timeout: the database is too slow
+            return _fault(request, exc)
+        timeout = deadlines.timeout
+        log.warning(
+            "request took longer than REQUEST_TIMEOUT=%gs [request_id=%s] %s %s",
+            timeout,
             request[REQUEST_ID],
             request.method,
             request.path,
         )
-        return problem(request, 500, "The server could not complete the request.")
+        return unavailable(request, f"The request took longer than {timeout:g} s.")
+    except Exception as exc:
+        return _fault(request, exc)
+
+
+def _fault(request: web.Request, exc: Exception) -> web.Response:
+    """503 when the database cannot serve now (logged once per outage); else a 500 with no
+    internals, its traceback in the log under the request id."""
+    if PREPARED in request:
+        raise exc  # the response has started: there is nothing left to answer with
+    database = request.app.get(DATABASE)
+    if database is not None and isinstance(exc, DATABASE_FAULTS) and is_unavailable(exc):
+        database.outage.noticed(exc)
+        return unavailable(request, "The database is unavailable; try again shortly.")
+    log.error(
+        "unhandled error [request_id=%s] %s %s",
+        request[REQUEST_ID],
+        request.method,
+        request.path,
+        exc_info=exc,
+    )
+    return problem(request, 500, "The server could not complete the request.")
+
+
+def _may_retry(request: web.Request, exc: BaseException) -> bool:
+    """Reads only (a write may have committed before its connection died), once, and only
+    while nothing of the response has been sent."""
+    if request.method not in ("GET", "HEAD") or request.get(RETRIED) or PREPARED in request:
+        return False
+    request[RETRIED] = True
+    return is_retryable(exc)
 
 
 def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
@@ -138,7 +219,12 @@ def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
     return exc.reason
 
 
-async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every response, streamed ones too, names its request id."""
+async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, streamed ones too, names its request id; once a
+    response starts, its handler is no longer bounded by REQUEST_TIMEOUT (a long download is
+    not a slow handler) and it can no longer be retried."""
     if REQUEST_ID in request:
         response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    request[PREPARED] = True
+    if (deadline := request.get(DEADLINE)) is not None:
+        request.app[DEADLINES].release(deadline)

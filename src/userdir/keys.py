@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
     from userdir.cache import Cache
     from userdir.config import Settings
+    from userdir.db import Database
+    from userdir.deadlines import Deadlines
+    from userdir.invalidation import Versions
+    from userdir.ratelimit import RateLimit
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+VERSIONS: web.AppKey[Versions] = web.AppKey("versions")
 CACHE: web.AppKey[Cache] = web.AppKey("cache")
+DEADLINES: web.AppKey[Deadlines] = web.AppKey("deadlines")
+RATE_LIMIT: web.AppKey[RateLimit] = web.AppKey("rate_limit")
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi")

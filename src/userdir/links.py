@@ -39,9 +39,14 @@ def number_links(url: URL, page_number: int, page_size: int, total: int) -> dict
     if page_number * page_size < total:
         links["next"] = url.update_query(page_number=page_number + 1)
     if page_number > 1:
-        last = max(1, -(-total // page_size))
-        links["prev"] = url.update_query(page_number=min(page_number - 1, last))
+        prev = min(page_number - 1, last_page(total, page_size))
+        links["prev"] = url.update_query(page_number=prev)
     return links
+
+
+def last_page(total: int, page_size: int) -> int:
+    """The number of the last page of `total` rows (1 when there are none)."""
+    return max(1, -(-total // page_size))
 
 
 def link_header(links: Mapping[str, URL]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from userdir.graph import LINK_FIELDS
-from userdir.schemas.body import invalid, load_body
+from userdir.parse import invalid, load_body
 from userdir.schemas.menu_in import FLAT_MENU_IN, LINK_IN, NESTED_MENU_IN
 
 Row = dict[str, Any]

@@ -13,11 +13,11 @@ import aiohttp_jinja2
 from aiohttp import web
 from yarl import URL
 
+from userdir.directory import USER_FIELDS, FilterValue, Page, UsersQuery
 from userdir.errors import PROBLEM_RENDERER
 from userdir.links import PAGING_PARAMETERS
 from userdir.negotiation import prefers_html
-from userdir.queries.users import Count, Page
-from userdir.schemas.users import DEFAULT_PAGE_SIZE, OPERATORS, USER_FIELDS, USERS_OUT
+from userdir.schemas.users import DEFAULT_PAGE_SIZE, OPERATORS, USER_OUT
 
 PAGE_SIZES = (10, 25, 50, 100)
 OPERATOR_LABELS = {
@@ -50,33 +50,34 @@ def _sort_links(url: URL, order_by: list[str]) -> dict[str, dict[str, Any]]:
     return headers
 
 
-def _filter_value(value: Any) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+def _filter_value(value: FilterValue) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def render_users(
-    request: web.Request,
-    params: Mapping[str, Any],
-    page: Page,
-    count: Count | None,
-    links: Mapping[str, URL],
+    request: web.Request, query: UsersQuery, page: Page, links: Mapping[str, URL]
 ) -> bytes:
-    rows = USERS_OUT.dump(page.rows)
-    for row in rows:
-        row["safe_profile_url"] = _safe_url(row["profile_url"])
-        row["safe_image_url"] = _safe_url(row["image_url"])
+    rows = [
+        {
+            **USER_OUT.dump(row),
+            "safe_profile_url": _safe_url(row.profile_url),
+            "safe_image_url": _safe_url(row.image_url),
+        }
+        for row in page.rows
+    ]
+    order_by = [str(term) for term in query.order_by]
     context = {
         "rows": rows,
-        "count": count,
+        "count": page.count,
         "fields": USER_FIELDS,
         "operators": {name: ("eq", *ops) for name, ops in OPERATORS.items()},
         "labels": OPERATOR_LABELS,
-        "filters": [[f, op, _filter_value(v)] for f, op, v in params["filters"]],
-        "order_by": ",".join(params["order_by"]),
-        "count_mode": params["count"],
-        "sort": _sort_links(request.rel_url, params["order_by"]),
+        "filters": [[f.field, f.operator, _filter_value(f.value)] for f in query.filters],
+        "order_by": ",".join(order_by),
+        "count_mode": query.count,
+        "sort": _sort_links(request.rel_url, order_by),
         "page_sizes": PAGE_SIZES,
-        "page_size": params["pagination"],
+        "page_size": query.pagination,
         "default_page_size": DEFAULT_PAGE_SIZE,
         "links": {rel: str(url) for rel, url in links.items()},
     }

@@ -16,7 +16,9 @@ LINK = ITEM + r"/modifiers/{modifier_id:\d+}"
 def setup_routes(app: web.Application) -> None:
     app.router.add_routes(
         [
-            web.get("/healthz", health.healthz),
+            web.get("/livez", health.livez),
+            web.get("/readyz", health.readyz),
+            web.get("/healthz", health.readyz),
             web.get("/users", users.list_users),
             web.get("/users/{username}", users.get_user),
             web.get("/restaurant/", health.service_health),

@@ -9,8 +9,8 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from userdir.datasets import RESTAURANTS, menu
 from userdir.models import Item, Restaurant, item_modifier
-from userdir.queries.menu import RESTAURANTS, menu_version
 from userdir.queries.users import upsert_users
 from userdir.queries.versions import bump_version
 from userdir.schemas.github import GITHUB_USERS_IN
@@ -63,7 +63,7 @@ async def load_menus(session: AsyncSession) -> None:
             for position, m in enumerate(modifiers)
         ]
         await session.execute(insert(item_modifier), links)
-        await bump_version(session, menu_version(restaurant.id))
+        await bump_version(session, menu(restaurant.id))
     await bump_version(session, RESTAURANTS)
 
 

@@ -15,15 +15,13 @@ from typing import Any
 
 import orjson
 from marshmallow import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.db import create_engine
 from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError
-from userdir.models import User
 from userdir.progress import SeedProgress
-from userdir.queries.users import upsert_users
+from userdir.queries.users import max_user_id, upsert_users
 from userdir.schemas.github import load_github_user
 
 FILE_PAGE = 1000  # records per transaction when loading a file
@@ -112,11 +110,6 @@ def valid_rows(
     return rows
 
 
-async def max_user_id(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        return int(await session.scalar(select(func.max(User.id))) or 0)
-
-
 async def _store(
     sessionmaker: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]
 ) -> None:
@@ -183,7 +176,10 @@ async def seed_from_api(
     written, so the network and the database work at the same time; pages are written in
     order, so the highest stored id is always a safe place to resume.
     """
-    start = await max_user_id(sessionmaker) if since is None else since
+    if since is None:
+        async with sessionmaker() as session:
+            since = await max_user_id(session)
+    start = since
     first_url = client.users_url(start, min(MAX_PER_PAGE, total))
     progress.start(total, client.base_url)
     pages: asyncio.Queue[Any] = asyncio.Queue(maxsize=PREFETCH)

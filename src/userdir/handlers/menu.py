@@ -4,17 +4,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir.cache import CachedResponse, cached
+from userdir import cached, parse
+from userdir.cached import Representation
+from userdir.datasets import menu
+from userdir.db import reader
 from userdir.errors import BadRequest
 from userdir.graph import children_of, flat, nest, nested_size
-from userdir.handlers.params import path_id
 from userdir.keys import SETTINGS
 from userdir.queries import menu as queries
 from userdir.responses import JSON, dumps
-from userdir.schemas.menu import menu_query_schema
-from userdir.schemas.query import load_query
+from userdir.schemas.menu import MenuQuery, menu_query_schema
 
 Row = dict[str, Any]
 
@@ -22,14 +22,14 @@ Row = dict[str, Any]
 def render(
     items: Sequence[Row],
     links: Sequence[Row],
-    params: Row,
+    query: MenuQuery,
     *,
     budget: int,
     roots: Sequence[int] | None = None,
 ) -> Any:
-    if params["format"] == "flat":
+    if query.format == "flat":
         return flat(items, links)
-    depth = params["depth"]
+    depth = query.depth
     starts = [item["id"] for item in items] if roots is None else roots
     totals = nested_size(starts, children_of(links), depth, budget)
     if totals[-1] > budget:
@@ -46,40 +46,39 @@ def render(
 
 
 async def list_items(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
+    restaurant_id = parse.path_id(request, "restaurant_id")
     settings = request.app[SETTINGS]
-    params = load_query(menu_query_schema(settings.max_depth), request.query)
-
-    async def produce(session: AsyncSession) -> CachedResponse:
+    query = parse.query(menu_query_schema(settings.max_depth), request, MenuQuery)
+    key = await cached.key(request, menu(restaurant_id), f"items:{query.normalized}")
+    if (hit := await cached.lookup(request, key)) is not None:
+        return hit
+    async with reader(request, key) as snapshot:
+        session = snapshot.session
         await queries.get_restaurant(session, restaurant_id=restaurant_id)
-        if params["format"] == "flat":
-            menu = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
-            return CachedResponse(menu, JSON)
-        items = await queries.list_items(session, restaurant_id=restaurant_id)
-        links = await queries.list_links(session, restaurant_id=restaurant_id)
-        body = render(items, links, params, budget=settings.max_nested_nodes)
-        return CachedResponse(dumps(body), JSON)
-
-    version = queries.menu_version(restaurant_id)
-    return await cached(request, version, {"restaurant": restaurant_id, **params}, produce)
+        if query.format == "flat":
+            body = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
+        else:
+            items = await queries.list_items(session, restaurant_id=restaurant_id)
+            links = await queries.list_links(session, restaurant_id=restaurant_id)
+            body = dumps(render(items, links, query, budget=settings.max_nested_nodes))
+    return await cached.store(request, snapshot.key, Representation(body, JSON))
 
 
 async def get_item(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
-    item_id = path_id(request, "item_id", "item")
+    restaurant_id = parse.path_id(request, "restaurant_id")
+    item_id = parse.path_id(request, "item_id")
     settings = request.app[SETTINGS]
-    params = load_query(menu_query_schema(settings.max_depth), request.query)
-
-    async def produce(session: AsyncSession) -> CachedResponse:
-        # Nested needs `depth` levels only; flat shows the whole subtree.
-        depth = None if params["format"] == "flat" else params["depth"]
-        where: dict[str, Any] = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": depth}
-        await queries.get_restaurant(session, restaurant_id=restaurant_id)
-        items = await queries.list_subtree_items(session, **where)
-        links = await queries.list_subtree_links(session, **where)
-        body = render(items, links, params, budget=settings.max_nested_nodes, roots=[item_id])
-        return CachedResponse(dumps(body if params["format"] == "flat" else body[0]), JSON)
-
-    version = queries.menu_version(restaurant_id)
-    key = {"restaurant": restaurant_id, "item": item_id, **params}
-    return await cached(request, version, key, produce)
+    query = parse.query(menu_query_schema(settings.max_depth), request, MenuQuery)
+    key = await cached.key(request, menu(restaurant_id), f"item:{item_id}:{query.normalized}")
+    if (hit := await cached.lookup(request, key)) is not None:
+        return hit
+    # Nested needs `depth` levels only; flat shows the whole subtree.
+    depth = None if query.format == "flat" else query.depth
+    where: dict[str, Any] = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": depth}
+    async with reader(request, key) as snapshot:
+        await queries.get_restaurant(snapshot.session, restaurant_id=restaurant_id)
+        items = await queries.list_subtree_items(snapshot.session, **where)
+        links = await queries.list_subtree_links(snapshot.session, **where)
+    body = render(items, links, query, budget=settings.max_nested_nodes, roots=[item_id])
+    shown = body if query.format == "flat" else body[0]
+    return await cached.store(request, snapshot.key, Representation(dumps(shown), JSON))

@@ -5,30 +5,29 @@ from __future__ import annotations
 from aiohttp import web
 
 from userdir.auth import requires_token
-from userdir.handlers.body import json_body
-from userdir.handlers.params import path_id
-from userdir.keys import SESSIONMAKER, SETTINGS
+from userdir.db import writer
+from userdir.keys import SETTINGS
 from userdir.menu_document import load_menu_document
+from userdir.parse import json_body, load_body, path_id
 from userdir.queries import menu as queries
 from userdir.queries import menu_writes as writes
 from userdir.responses import JSON, json_response
-from userdir.schemas.body import load_body
 from userdir.schemas.menu import ITEM_FIELDS_OUT, LINK_OUT
 from userdir.schemas.menu_in import ITEM_IN, ITEM_PATCH, LINK_IN
 
 
 def _ids(request: web.Request) -> tuple[int, int]:
     return (
-        path_id(request, "restaurant_id", "restaurant"),
-        path_id(request, "item_id", "item"),
+        path_id(request, "restaurant_id"),
+        path_id(request, "item_id"),
     )
 
 
 @requires_token
 async def create_item(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
+    restaurant_id = path_id(request, "restaurant_id")
     fields = load_body(ITEM_IN, await json_body(request))
-    async with request.app[SESSIONMAKER].begin() as session:
+    async with writer(request) as session:
         item = await writes.create_item(session, restaurant_id=restaurant_id, fields=fields)
     location = {"Location": f"/restaurant/{restaurant_id}/item/{item.id}"}
     return json_response(ITEM_FIELDS_OUT.dump(item), status=201, headers=location)
@@ -38,7 +37,7 @@ async def create_item(request: web.Request) -> web.Response:
 async def update_item(request: web.Request) -> web.Response:
     restaurant_id, item_id = _ids(request)
     changes = load_body(ITEM_PATCH, await json_body(request))
-    async with request.app[SESSIONMAKER].begin() as session:
+    async with writer(request) as session:
         item = await writes.update_item(
             session, restaurant_id=restaurant_id, item_id=item_id, changes=changes
         )
@@ -48,7 +47,7 @@ async def update_item(request: web.Request) -> web.Response:
 @requires_token
 async def delete_item(request: web.Request) -> web.Response:
     restaurant_id, item_id = _ids(request)
-    async with request.app[SESSIONMAKER].begin() as session:
+    async with writer(request) as session:
         await writes.delete_item(session, restaurant_id=restaurant_id, item_id=item_id)
     return web.Response(status=204)
 
@@ -56,9 +55,9 @@ async def delete_item(request: web.Request) -> web.Response:
 @requires_token
 async def put_link(request: web.Request) -> web.Response:
     restaurant_id, item_id = _ids(request)
-    modifier_id = path_id(request, "modifier_id", "item")
+    modifier_id = path_id(request, "modifier_id")
     attributes = load_body(LINK_IN, await json_body(request, optional=True))
-    async with request.app[SESSIONMAKER].begin() as session:
+    async with writer(request) as session:
         link, created = await writes.put_link(
             session,
             restaurant_id=restaurant_id,
@@ -75,8 +74,8 @@ async def put_link(request: web.Request) -> web.Response:
 @requires_token
 async def delete_link(request: web.Request) -> web.Response:
     restaurant_id, item_id = _ids(request)
-    modifier_id = path_id(request, "modifier_id", "item")
-    async with request.app[SESSIONMAKER].begin() as session:
+    modifier_id = path_id(request, "modifier_id")
+    async with writer(request) as session:
         await writes.delete_link(
             session, restaurant_id=restaurant_id, item_id=item_id, modifier_id=modifier_id
         )
@@ -85,11 +84,11 @@ async def delete_link(request: web.Request) -> web.Response:
 
 @requires_token
 async def replace_menu(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
+    restaurant_id = path_id(request, "restaurant_id")
     max_depth = request.app[SETTINGS].max_depth
     items, links = load_menu_document(await json_body(request), max_depth=max_depth)
     writes.check_document(items, links, max_depth=max_depth)
-    async with request.app[SESSIONMAKER].begin() as session:
+    async with writer(request) as session:
         await writes.replace_menu(session, restaurant_id=restaurant_id, items=items, links=links)
         # The flat read's own query: the database serializes a large menu far faster than
         # building a dict per row in Python.

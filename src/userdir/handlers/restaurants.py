@@ -1,60 +1,63 @@
+"""Restaurants: the list, one restaurant with its menu's size, and their writes."""
+
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from userdir import cached, parse
 from userdir.auth import requires_token
-from userdir.cache import CachedResponse, cached
-from userdir.handlers.body import json_body
-from userdir.handlers.params import path_id
-from userdir.keys import SESSIONMAKER
+from userdir.cached import Representation
+from userdir.datasets import RESTAURANTS, menu
+from userdir.db import reader, writer
 from userdir.links import link_header, number_links
 from userdir.queries import menu as queries
 from userdir.queries import menu_writes as writes
 from userdir.responses import JSON, dumps, json_response
-from userdir.schemas.body import load_body
 from userdir.schemas.menu import (
     RESTAURANT_DETAIL_OUT,
     RESTAURANT_OUT,
     RESTAURANTS_OUT,
     RESTAURANTS_QUERY,
+    RestaurantsQuery,
 )
 from userdir.schemas.menu_in import RESTAURANT_IN, RESTAURANT_PATCH
-from userdir.schemas.query import load_query
 
 
 async def list_restaurants(request: web.Request) -> web.Response:
-    params = load_query(RESTAURANTS_QUERY, request.query)
-
-    async def produce(session: AsyncSession) -> CachedResponse:
-        size, number = params["pagination"], params["page_number"]
-        rows = await queries.list_restaurants(session, limit=size, offset=(number - 1) * size)
-        total = await queries.count_restaurants(session)
-        headers = {"X-Total-Count": str(total)}
-        if links := number_links(request.rel_url, number, size, total):
-            headers["Link"] = link_header(links)
-        return CachedResponse(dumps(RESTAURANTS_OUT.dump(rows)), JSON, headers)
-
-    return await cached(request, queries.RESTAURANTS, params, produce)
+    query = parse.query(RESTAURANTS_QUERY, request, RestaurantsQuery)
+    key = await cached.key(request, RESTAURANTS, query.normalized)
+    if (hit := await cached.lookup(request, key)) is not None:
+        return hit
+    size, number = query.pagination, query.page_number
+    async with reader(request, key) as snapshot:
+        rows = await queries.list_restaurants(
+            snapshot.session, limit=size, offset=(number - 1) * size
+        )
+        total = await queries.count_restaurants(snapshot.session)
+    headers = {"X-Total-Count": str(total)}
+    if links := number_links(request.rel_url, number, size, total):
+        headers["Link"] = link_header(links)
+    body = dumps(RESTAURANTS_OUT.dump(rows))
+    return await cached.store(request, snapshot.key, Representation(body, JSON, headers))
 
 
 async def get_restaurant(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
-
-    async def produce(session: AsyncSession) -> CachedResponse:
-        restaurant = await queries.get_restaurant(session, restaurant_id=restaurant_id)
-        counts = await queries.count_menu(session, restaurant_id=restaurant_id)
-        data = {"id": restaurant.id, "name": restaurant.name, **counts}
-        return CachedResponse(dumps(RESTAURANT_DETAIL_OUT.dump(data)), JSON)
-
-    version = queries.menu_version(restaurant_id)
-    return await cached(request, version, {"restaurant": restaurant_id}, produce)
+    restaurant_id = parse.path_id(request, "restaurant_id")
+    key = await cached.key(request, menu(restaurant_id), "detail")
+    if (hit := await cached.lookup(request, key)) is not None:
+        return hit
+    async with reader(request, key) as snapshot:
+        restaurant = await queries.get_restaurant(snapshot.session, restaurant_id=restaurant_id)
+        counts = await queries.count_menu(snapshot.session, restaurant_id=restaurant_id)
+    data = {"id": restaurant.id, "name": restaurant.name, **counts}
+    body = dumps(RESTAURANT_DETAIL_OUT.dump(data))
+    return await cached.store(request, snapshot.key, Representation(body, JSON))
 
 
 @requires_token
 async def create_restaurant(request: web.Request) -> web.Response:
-    data = load_body(RESTAURANT_IN, await json_body(request))
-    async with request.app[SESSIONMAKER].begin() as session:
+    data = parse.load_body(RESTAURANT_IN, await parse.json_body(request))
+    async with writer(request) as session:
         restaurant = await writes.create_restaurant(session, name=data["name"])
     location = {"Location": f"/restaurant/{restaurant.id}"}
     return json_response(RESTAURANT_OUT.dump(restaurant), status=201, headers=location)
@@ -62,9 +65,9 @@ async def create_restaurant(request: web.Request) -> web.Response:
 
 @requires_token
 async def update_restaurant(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
-    changes = load_body(RESTAURANT_PATCH, await json_body(request))
-    async with request.app[SESSIONMAKER].begin() as session:
+    restaurant_id = parse.path_id(request, "restaurant_id")
+    changes = parse.load_body(RESTAURANT_PATCH, await parse.json_body(request))
+    async with writer(request) as session:
         restaurant = await writes.update_restaurant(
             session, restaurant_id=restaurant_id, changes=changes
         )
@@ -73,7 +76,7 @@ async def update_restaurant(request: web.Request) -> web.Response:
 
 @requires_token
 async def delete_restaurant(request: web.Request) -> web.Response:
-    restaurant_id = path_id(request, "restaurant_id", "restaurant")
-    async with request.app[SESSIONMAKER].begin() as session:
+    restaurant_id = parse.path_id(request, "restaurant_id")
+    async with writer(request) as session:
         await writes.delete_restaurant(session, restaurant_id=restaurant_id)
     return web.Response(status=204)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from userdir.keys import SESSIONMAKER
+from userdir.conditional import VARY
+from userdir.db import reader
+from userdir.directory import USER_FIELDS, UsersQuery
 from userdir.queries import users as queries
-from userdir.schemas.users import USER_FIELDS
 
 log = logging.getLogger(__name__)
 FLUSH_ROWS = 500
@@ -26,9 +26,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-async def export_csv(
-    request: web.Request, params: Mapping[str, Any], after: Sequence[Any] | None
-) -> web.StreamResponse:
+async def export_csv(request: web.Request, query: UsersQuery) -> web.StreamResponse:
     """Every row matching the filters, in order (from `after` on); paging does not apply.
 
     Not cached and never held in memory whole: the rows come through a server-side cursor.
@@ -37,7 +35,7 @@ async def export_csv(
         headers={
             "Content-Disposition": 'attachment; filename="users.csv"',
             "Cache-Control": "no-store",
-            "Vary": "Accept",
+            "Vary": VARY,
         }
     )
     response.content_type = "text/csv"
@@ -45,12 +43,8 @@ async def export_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(USER_FIELDS)
-    async with request.app[SESSIONMAKER]() as session:
-        rows = aiter(
-            queries.stream_users(
-                session, filters=params["filters"], order_by=params["order_by"], after=after
-            )
-        )
+    async with reader(request) as snapshot:
+        rows = aiter(queries.stream(snapshot.session, query))
         # The query runs before the headers go out, so a failure is still an ordinary error
         # response rather than a cut-off download.
         first = await anext(rows, None)

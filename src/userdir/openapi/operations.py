@@ -15,8 +15,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from userdir.config import Settings
-from userdir.handlers.params import MAX_ID
-from userdir.schemas.health import HealthOut, ServiceOut
+from userdir.parse import MAX_ID
+from userdir.schemas.health import LiveOut, ReadyOut, ServiceOut
 from userdir.schemas.menu import (
     RESTAURANTS_QUERY,
     FlatMenuOut,
@@ -82,6 +82,9 @@ class Operation:
     # never cached, so it has no ETag): documented as not required.
     sometimes: tuple[str, ...] = ()
     auth: bool = False  # needs `Authorization: Bearer <token>`
+    # 429 (RATE_LIMIT) and 503 (database down, REQUEST_TIMEOUT) may answer it; not the probes
+    # that never touch the database (liveness) or are never limited.
+    may_be_refused: bool = True
     description: str = ""
     operation_id: str | None = None  # default: the handler's function name
     # Raw OpenAPI merged into the operation last (other media types, a 304, examples...).
@@ -118,11 +121,25 @@ PATH_PARAMETERS: dict[str, fields.Field[Any]] = {
 }
 
 OPERATIONS: dict[str, Operation] = {
-    "GET /healthz": Operation(
-        "Liveness: the service runs and reaches its database",
+    "GET /livez": Operation(
+        "Liveness: the process serves requests (touches neither database nor cache)",
         tag="service",
-        returns=HealthOut(),
+        returns=LiveOut(),
+        may_be_refused=False,
+    ),
+    "GET /readyz": Operation(
+        "Readiness: the primary database answers; the cache, replicas and change channel "
+        "are reported (a degraded cache is still ready)",
+        tag="service",
+        returns=ReadyOut(),
         errors=(503,),
+    ),
+    "GET /healthz": Operation(
+        "The same as /readyz (kept for existing probes)",
+        tag="service",
+        returns=ReadyOut(),
+        errors=(503,),
+        operation_id="healthz",
     ),
     "GET /restaurant/": Operation(
         "Service name and version",

@@ -12,7 +12,6 @@ from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries import dialect
 
 Row = dict[str, Any]
-RESTAURANTS = "restaurants"  # data version of the restaurant list
 
 ITEM_COLUMNS = (
     Item.id,
@@ -32,11 +31,6 @@ LINK_COLUMNS = (
 )
 # The primary key's order, so no sort: menu order (position) is applied where links nest.
 LINK_ORDER = (item_modifier.c.item_id, item_modifier.c.modifier_id)
-
-
-def menu_version(restaurant_id: int) -> str:
-    """The data version of one restaurant's menu: its writes never expire other menus."""
-    return f"menu:{restaurant_id}"
 
 
 async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[Row]:

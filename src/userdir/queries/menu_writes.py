@@ -9,10 +9,11 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.dag import GraphViolation, check_graph, check_link
+from userdir.datasets import RESTAURANTS, menu
 from userdir.errors import Conflict, NotFound
 from userdir.graph import LINK_FIELDS
 from userdir.models import Item, Restaurant, item_modifier
-from userdir.queries.menu import RESTAURANTS, Row, get_restaurant, list_links, menu_version
+from userdir.queries.menu import Row, get_restaurant, list_links
 from userdir.queries.versions import bump_version
 
 
@@ -25,7 +26,7 @@ async def lock_menu(session: AsyncSession, *, restaurant_id: int) -> Restaurant:
     On PostgreSQL it row-locks the menu's version; FOR UPDATE on the restaurant also holds
     off a concurrent delete of the restaurant.
     """
-    await bump_version(session, menu_version(restaurant_id))
+    await bump_version(session, menu(restaurant_id))
     return await get_restaurant(session, restaurant_id=restaurant_id, for_update=True)
 
 
@@ -35,7 +36,7 @@ async def create_restaurant(session: AsyncSession, *, name: str) -> Restaurant:
     await session.flush()
     await bump_version(session, RESTAURANTS)
     # SQLite may reuse the id of a deleted restaurant: its menu's old cache must not show.
-    await bump_version(session, menu_version(restaurant.id))
+    await bump_version(session, menu(restaurant.id))
     return restaurant
 
 

@@ -12,21 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, tuple_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import ColumnElement, and_, func, or_, tuple_
 
+from userdir.directory import USER_FIELDS, Filter, SortKey, SortTerm, UserRow
 from userdir.models import User
 
 # The only columns a request may name: identifiers never come from the request itself.
-COLUMNS: Mapping[str, Any] = {
-    name: getattr(User, name) for name in ("id", "username", "type", "image_url", "profile_url")
-}
-COLUMN_TYPES: Mapping[str, type] = {name: int if name == "id" else str for name in COLUMNS}
+COLUMNS: Mapping[str, Any] = {name: User.__table__.c[name] for name in USER_FIELDS}
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_FOLD = str.maketrans(_UPPER, _UPPER.lower())
-
-Filter = Sequence[Any]  # (field, operator, value)
-Ordering = Sequence[str]  # ["-type", "username", "id"]
 
 
 def ascii_lower(value: str) -> str:
@@ -48,9 +42,10 @@ def _match(column: Any, operator: str, value: str, dialect: str) -> ColumnElemen
     return column.contains(value, autoescape=True)  # type: ignore[no-any-return]
 
 
-def condition(field: str, operator: str, value: Any, dialect: str) -> ColumnElement[bool]:
-    column = COLUMNS[field]
+def condition(where: Filter, dialect: str) -> ColumnElement[bool]:
+    column, operator, value = COLUMNS[where.field], where.operator, where.value
     if operator in ("contains", "icontains", "startswith"):
+        assert isinstance(value, str)
         return _match(column, operator, value, dialect)
     comparisons: dict[str, Any] = {
         "eq": column.__eq__,
@@ -65,38 +60,31 @@ def condition(field: str, operator: str, value: Any, dialect: str) -> ColumnElem
 
 
 def where(filters: Sequence[Filter], dialect: str) -> list[ColumnElement[bool]]:
-    return [condition(field, op, value, dialect) for field, op, value in filters]
+    return [condition(f, dialect) for f in filters]
 
 
-def parse_ordering(order_by: Ordering) -> list[tuple[str, bool]]:
-    """[(field, descending), ...]."""
-    return [(term.removeprefix("-"), term.startswith("-")) for term in order_by]
-
-
-def order_clauses(order_by: Ordering, *, reverse: bool = False) -> list[Any]:
+def order_clauses(order_by: Sequence[SortTerm], *, reverse: bool = False) -> list[Any]:
     clauses = []
-    for field, descending in parse_ordering(order_by):
-        column = COLUMNS[field]
-        clauses.append(column.desc() if descending != reverse else column.asc())
+    for term in order_by:
+        column = COLUMNS[term.field]
+        clauses.append(column.desc() if term.descending != reverse else column.asc())
     return clauses
 
 
-def sort_key(user: User, order_by: Ordering) -> list[Any]:
-    return [getattr(user, field) for field, _ in parse_ordering(order_by)]
+def sort_key(row: UserRow, order_by: Sequence[SortTerm]) -> SortKey:
+    return tuple(getattr(row, term.field) for term in order_by)
 
 
-def key_types(order_by: Ordering) -> list[type]:
-    return [COLUMN_TYPES[field] for field, _ in parse_ordering(order_by)]
-
-
-def keyset(order_by: Ordering, key: Sequence[Any], *, reverse: bool = False) -> ColumnElement[bool]:
+def keyset(
+    order_by: Sequence[SortTerm], key: SortKey, *, reverse: bool = False
+) -> ColumnElement[bool]:
     """Rows strictly after `key` in the ordering (strictly before it when `reverse`).
 
     One direction throughout: a row-value comparison, which PostgreSQL turns into one index
     range. Mixed directions: the OR-of-ANDs expansion, plus a redundant bound on the first
     column so the leading index column still limits the scan.
     """
-    terms = parse_ordering(order_by)
+    terms = [(term.field, term.descending) for term in order_by]
     columns = [COLUMNS[field] for field, _ in terms]
 
     def after(

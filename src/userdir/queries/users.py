@@ -1,9 +1,8 @@
-"""Users: pages, counts, export, lookup and bulk upsert."""
+"""Users: pages, counts, export, lookup and bulk upsert; rows come back as `UserRow`s."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Executable
 
+from userdir.datasets import USERS
+from userdir.directory import Count, Filter, Page, SortKey, SortTerm, UserRow, UsersQuery
 from userdir.errors import NotFound
 from userdir.models import User
 from userdir.queries import dialect
-from userdir.queries.user_filters import COLUMNS, Filter, Ordering, keyset, order_clauses, where
+from userdir.queries.user_filters import COLUMNS, keyset, order_clauses, where
 from userdir.queries.versions import bump_version
 
 # Counting stops here: below it a count is exact and cheap; above it PostgreSQL's planner
@@ -26,73 +27,53 @@ from userdir.queries.versions import bump_version
 EXACT_COUNT_LIMIT = 10_000
 EXPORT_BATCH = 1000
 
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    rows: Sequence[User]  # in the requested order, whichever way the cursor points
-    more: bool  # rows exist beyond this page in the direction of travel
-
-
-@dataclass(frozen=True, slots=True)
-class Count:
-    value: int
-    exact: bool
+USER_TABLE = User.metadata.tables["users"]  # the Core table: reads and bulk writes skip the ORM
 
 
 def _selection(
     session: AsyncSession,
     filters: Sequence[Filter],
-    order_by: Ordering,
-    after: Sequence[Any] | None = None,
-    before: Sequence[Any] | None = None,
-) -> Select[User]:
+    order_by: Sequence[SortTerm],
+    after: SortKey | None = None,
+    before: SortKey | None = None,
+) -> Select[Any]:
     conditions = where(filters, dialect(session))
     if after is not None:
         conditions.append(keyset(order_by, after))
     if before is not None:
         conditions.append(keyset(order_by, before, reverse=True))
-    return select(User).where(*conditions)
+    return select(*USER_TABLE.c).where(*conditions)
 
 
-async def list_users(
-    session: AsyncSession,
-    *,
-    filters: Sequence[Filter],
-    order_by: Ordering,
-    limit: int,
-    offset: int = 0,
-    after: Sequence[Any] | None = None,
-    before: Sequence[Any] | None = None,
-) -> Page:
-    """One page; with `before`, the `limit` rows just before that key, still in order."""
-    backwards = before is not None
+async def page(session: AsyncSession, query: UsersQuery) -> Page:
+    """One page, with the count the query asks for; with `before`, the rows just before that
+    key, still in order."""
+    size = query.pagination
     stmt = (
-        _selection(session, filters, order_by, after, before)
-        .order_by(*order_clauses(order_by, reverse=backwards))
-        .limit(limit + 1)  # one more than asked tells whether another page follows
-        .offset(offset)
+        _selection(session, query.filters, query.order_by, query.after_key, query.before_key)
+        .order_by(*order_clauses(query.order_by, reverse=query.backwards))
+        .limit(size + 1)  # one more than asked tells whether another page follows
+        .offset((query.page_number - 1) * size)
     )
-    rows = list((await session.scalars(stmt)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows[::-1] if backwards else rows, more)
+    result = await (await session.connection()).execute(stmt)
+    rows = [UserRow(*row) for row in result.all()]
+    more = len(rows) > size
+    rows = rows[:size]
+    if query.backwards:
+        rows.reverse()
+    total = None if query.count == "none" else await count(session, query.filters, query.count)
+    return Page(tuple(rows), more, total)
 
 
-async def stream_users(
-    session: AsyncSession,
-    *,
-    filters: Sequence[Filter],
-    order_by: Ordering,
-    after: Sequence[Any] | None = None,
-) -> AsyncIterator[User]:
-    """Every matching row, read through a server-side cursor in batches, never all at once."""
+async def stream(session: AsyncSession, query: UsersQuery) -> AsyncIterator[UserRow]:
+    """Every matching row from `after` on, through a server-side cursor in batches."""
     stmt = (
-        _selection(session, filters, order_by, after)
-        .order_by(*order_clauses(order_by))
+        _selection(session, query.filters, query.order_by, query.after_key)
+        .order_by(*order_clauses(query.order_by))
         .execution_options(yield_per=EXPORT_BATCH)
     )
-    async for user in await session.stream_scalars(stmt):
-        yield user
+    async for row in await (await session.connection()).stream(stmt):
+        yield UserRow(*row)
 
 
 async def _planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
@@ -108,34 +89,38 @@ async def _planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
     return int(data[0]["Plan"]["Plan Rows"])
 
 
-async def count_users(session: AsyncSession, *, filters: Sequence[Filter], mode: str) -> Count:
+async def count(session: AsyncSession, filters: Sequence[Filter], mode: str) -> Count:
     """`exact` counts every row; `estimated` counts up to EXACT_COUNT_LIMIT exactly and
     leaves larger sets to PostgreSQL's planner (SQLite has no estimate and counts exactly)."""
-    matching = select(User.id).where(*where(filters, dialect(session)))
+    matching = select(USER_TABLE.c.id).where(*where(filters, dialect(session)))
+    connection = await session.connection()
     if mode == "exact" or dialect(session) != "postgresql":
-        total = await session.scalar(select(func.count()).select_from(matching.subquery()))
+        total = await connection.scalar(select(func.count()).select_from(matching.subquery()))
         return Count(int(total or 0), True)
     estimate = await _planner_estimate(session, matching)
     if estimate > EXACT_COUNT_LIMIT:
         return Count(estimate, False)
     bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
-    total = int(await session.scalar(select(func.count()).select_from(bounded)) or 0)
+    total = int(await connection.scalar(select(func.count()).select_from(bounded)) or 0)
     if total > EXACT_COUNT_LIMIT:
         return Count(max(estimate, total), False)
     return Count(total, True)
 
 
-async def get_user(session: AsyncSession, *, username: str) -> User:
+async def max_user_id(session: AsyncSession) -> int:
+    """The highest id stored (0 when none): where seeding resumes."""
+    return int(await session.scalar(select(func.max(USER_TABLE.c.id))) or 0)
+
+
+async def get_user(session: AsyncSession, *, username: str) -> UserRow:
     # No stored name holds a NUL (PostgreSQL text cannot), and asyncpg rejects one in a query.
     if "\x00" in username:
         raise NotFound(f"No user named {username!r}.")
-    user = await session.scalar(select(User).where(User.username == username))
-    if user is None:
+    stmt = select(*USER_TABLE.c).where(USER_TABLE.c.username == username)
+    row = (await (await session.connection()).execute(stmt)).first()
+    if row is None:
         raise NotFound(f"No user named {username!r}.")
-    return user
-
-
-USERS = User.metadata.tables["users"]  # the Core table: bulk statements skip the ORM
+    return UserRow(*row)
 
 
 def _array(name: str, column: str) -> BindParameter[Any]:
@@ -153,9 +138,11 @@ def _pg_statements() -> tuple[Executable, Executable]:
         .table_valued("id", "username")
         .render_derived()
     )
-    free = delete(USERS).where(USERS.c.username == pairs.c.username, USERS.c.id != pairs.c.id)
+    free = delete(USER_TABLE).where(
+        USER_TABLE.c.username == pairs.c.username, USER_TABLE.c.id != pairs.c.id
+    )
     rows = func.unnest(*(_array(c, c) for c in COLUMNS)).table_valued(*COLUMNS).render_derived()
-    insert = pg_insert(USERS).from_select(list(COLUMNS), select(*rows.c))
+    insert = pg_insert(USER_TABLE).from_select(list(COLUMNS), select(*rows.c))
     upsert = insert.on_conflict_do_update(
         index_elements=["id"], set_={c: insert.excluded[c] for c in COLUMNS if c != "id"}
     )
@@ -164,10 +151,10 @@ def _pg_statements() -> tuple[Executable, Executable]:
 
 def _sqlite_statements() -> tuple[Executable, Executable]:
     """SQLite: the same two statements, executed once per row (executemany, in-process)."""
-    free = delete(USERS).where(
-        USERS.c.username == bindparam("username"), USERS.c.id != bindparam("id")
+    free = delete(USER_TABLE).where(
+        USER_TABLE.c.username == bindparam("username"), USER_TABLE.c.id != bindparam("id")
     )
-    insert = sqlite_insert(USERS)
+    insert = sqlite_insert(USER_TABLE)
     upsert = insert.on_conflict_do_update(
         index_elements=["id"], set_={c: insert.excluded[c] for c in COLUMNS if c != "id"}
     )
@@ -196,5 +183,5 @@ async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]])
             free, upsert = SQLITE_UPSERT
             await session.execute(free, [{"id": r["id"], "username": r["username"]} for r in batch])
             await session.execute(upsert, batch)
-    await bump_version(session, "users")
+    await bump_version(session, USERS)
     return len(batch)

@@ -5,9 +5,37 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 
-class HealthOut(Schema):
+class LiveOut(Schema):
     status = fields.String(dump_only=True, metadata={"example": "ok"})
-    database = fields.String(dump_only=True, metadata={"example": "ok"})
+
+
+class ReadyOut(Schema):
+    status = fields.String(dump_only=True, metadata={"example": "ok"})
+    database = fields.String(
+        dump_only=True, metadata={"example": "ok", "description": "ok or unavailable"}
+    )
+    cache = fields.String(
+        dump_only=True,
+        metadata={
+            "example": "ok",
+            "description": "ok, or degraded while Redis is skipped (still ready: responses "
+            "then come from the database)",
+        },
+    )
+    versions = fields.String(
+        dump_only=True,
+        metadata={
+            "example": "live",
+            "description": "live: cache hits need no query; per-request: the change channel "
+            "is down and each cached GET reads its data version",
+        },
+    )
+    replicas = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        dump_only=True,
+        metadata={"description": "each read replica: in use, or skipped"},
+    )
 
 
 class ServiceOut(Schema):
@@ -16,5 +44,6 @@ class ServiceOut(Schema):
     version = fields.String(dump_only=True)
 
 
-HEALTH_OUT = HealthOut()
+LIVE_OUT = LiveOut()
+READY_OUT = ReadyOut()
 SERVICE_OUT = ServiceOut()

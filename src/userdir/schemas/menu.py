@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 FORMATS = ("nested", "flat")
 
@@ -66,16 +68,44 @@ class RestaurantDetailOut(RestaurantOut):
 
 @lru_cache(maxsize=8)
 def menu_query_schema(max_depth: int) -> Schema:
-    class MenuQuery(Schema):
+    class MenuQuerySchema(Schema):
         depth = fields.Integer(load_default=max_depth, validate=validate.Range(0, max_depth))
         format = fields.String(load_default="nested", validate=validate.OneOf(FORMATS))
 
-    return MenuQuery()
+        @post_load
+        def _typed(self, data: dict[str, Any], **kwargs: Any) -> MenuQuery:
+            return MenuQuery(**data)
+
+    return MenuQuerySchema()
 
 
-class RestaurantsQuery(Schema):
+@dataclass(frozen=True, slots=True)
+class RestaurantsQuery:
+    page_number: int = 1
+    pagination: int = 100
+
+    @property
+    def normalized(self) -> str:
+        return f"page={self.page_number}&size={self.pagination}"
+
+
+@dataclass(frozen=True, slots=True)
+class MenuQuery:
+    depth: int
+    format: str  # nested or flat
+
+    @property
+    def normalized(self) -> str:
+        return f"{self.format}:{self.depth}"
+
+
+class RestaurantsQuerySchema(Schema):
     page_number = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     pagination = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+    @post_load
+    def _typed(self, data: dict[str, Any], **kwargs: Any) -> RestaurantsQuery:
+        return RestaurantsQuery(**data)
 
 
 ITEM_OUT = ItemOut()
@@ -86,4 +116,4 @@ FLAT_MENU_OUT = FlatMenuOut()
 RESTAURANT_OUT = RestaurantOut()
 RESTAURANTS_OUT = RestaurantOut(many=True)
 RESTAURANT_DETAIL_OUT = RestaurantDetailOut()
-RESTAURANTS_QUERY = RestaurantsQuery()
+RESTAURANTS_QUERY = RestaurantsQuerySchema()

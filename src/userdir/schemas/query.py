@@ -1,15 +1,12 @@
-"""Query-string validation: every bad parameter reported at once, with allowed values."""
+"""Query-string fields shared by the schemas: bounded text, no NUL, allowed values, guesses."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
-from multidict import MultiMapping
-
-from userdir.errors import BadRequest
+from marshmallow import ValidationError, fields, validate
 
 # Bounds that keep every value inside what both databases accept for BIGINT and sane offsets.
 BIGINT_MAX = 2**63 - 1
@@ -42,61 +39,3 @@ def allowed_values(field: fields.Field[Any]) -> list[Any] | None:
             high = "" if validator.max is None else validator.max
             return [f"{low}..{high}"]
     return None
-
-
-def describe_errors(
-    schema: Schema, messages: Mapping[str, Any], data: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    known = {f.data_key or name: f for name, f in schema.fields.items() if not f.dump_only}
-    errors: list[dict[str, Any]] = []
-    for parameter in sorted(messages):
-        detail = messages[parameter]
-        text = " ".join(detail) if isinstance(detail, list) else str(detail)
-        error: dict[str, Any] = {"parameter": parameter, "detail": text}
-        field = known.get(parameter)
-        if field is None:
-            error["detail"] = "Unknown parameter."
-            error["allowed"] = sorted(known)
-            base, _, operator = parameter.partition("__")
-            operators = sorted(name for name in known if name.startswith(f"{base}__"))
-            if operator and operators:
-                # `field__op` with an operator the field does not take: name the ones it does.
-                error["detail"] = f"Unknown operator {operator!r} for {base!r}."
-                error["allowed"] = [base, *operators] if base in known else operators
-            guess = suggest(parameter, error["allowed"])
-        else:
-            allowed = allowed_values(field)
-            guess = None
-            value = str(data.get(parameter, ""))
-            if "suggest" in field.metadata:
-                guess = field.metadata["suggest"](value)
-            if allowed is not None:
-                error["allowed"] = allowed
-                guess = guess or suggest(value, map(str, allowed))
-        if guess is not None:
-            error["did_you_mean"] = guess
-        errors.append(error)
-    return errors
-
-
-def load_query(schema: Schema, query: MultiMapping[str]) -> dict[str, Any]:
-    """Validate a query string with `schema`; raise BadRequest listing every problem."""
-    data: dict[str, str] = {}
-    repeated: dict[str, list[str]] = {}
-    for key in query:
-        values = query.getall(key)
-        if len(values) > 1:
-            repeated[key] = ["Given more than once; give it once."]
-        data[key] = values[-1]
-    try:
-        result: dict[str, Any] = schema.load(data)
-    except ValidationError as exc:
-        messages = {**exc.normalized_messages(), **repeated}  # type: ignore[no-untyped-call]
-    else:
-        if not repeated:
-            return result
-        messages = repeated
-    raise BadRequest(
-        "The query string has invalid parameters.",
-        errors=describe_errors(schema, messages, data),
-    )

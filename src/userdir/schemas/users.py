@@ -12,9 +12,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from userdir.directory import USER_FIELDS, Filter, SortTerm, UsersQuery
 from userdir.schemas.query import BIGINT_MAX, MAX_PARAM_LENGTH, Text, no_nul, suggest
 
-USER_FIELDS = ("id", "username", "type", "image_url", "profile_url")
 COMPARISONS = ("ne", "gt", "gte", "lt", "lte", "in")
 MATCHES = ("contains", "icontains", "startswith")
 OPERATORS: Mapping[str, tuple[str, ...]] = {
@@ -39,12 +39,14 @@ ORDER_BY_PATTERN = (
 CURSOR_PATTERN = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$"
 
 
-class UserOut(Schema):
-    id = fields.Integer(dump_only=True)
-    username = fields.String(dump_only=True)
-    type = fields.String(dump_only=True)
-    image_url = fields.String(dump_only=True)
-    profile_url = fields.String(dump_only=True)
+# A user on the wire: every column, by its name (ids are integers, the rest strings).
+UserOut = Schema.from_dict(
+    {
+        name: fields.Integer(dump_only=True) if name == "id" else fields.String(dump_only=True)
+        for name in USER_FIELDS
+    },
+    name="UserOut",
+)
 
 
 def _id_field() -> fields.Integer:
@@ -129,15 +131,19 @@ class UsersQueryBase(Schema):
             raise ValidationError(errors)
 
     @post_load
-    def _structure(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    def _structure(self, data: dict[str, Any], **kwargs: Any) -> UsersQuery:
         filters = []
         for key in sorted(data):
             name, _, operator = key.partition("__")
             if name in USER_FIELDS:
-                filters.append([name, operator or "eq", data.pop(key)])
-        data["filters"] = filters
-        data.setdefault("page_number", 1)
-        return data
+                value = data.pop(key)
+                filters.append(
+                    Filter(name, operator or "eq", tuple(value) if operator == "in" else value)
+                )
+        order_by = tuple(
+            SortTerm(t.removeprefix("-"), t.startswith("-")) for t in data.pop("order_by")
+        )
+        return UsersQuery(filters=tuple(filters), order_by=order_by, **data)
 
 
 def _cursor_field(where: str) -> fields.String:
@@ -184,8 +190,8 @@ def _query_fields() -> dict[str, fields.Field[Any]]:
     return declared
 
 
-UsersQuery = UsersQueryBase.from_dict(_query_fields(), name="UsersQuery")
+UsersQuerySchema = UsersQueryBase.from_dict(_query_fields(), name="UsersQuery")
 
 USER_OUT = UserOut()
 USERS_OUT = UserOut(many=True)
-USERS_QUERY = UsersQuery()
+USERS_QUERY = UsersQuerySchema()

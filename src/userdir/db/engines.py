@@ -1,12 +1,10 @@
-"""The database engine: creation, SQLite pragmas, and the app's cleanup context."""
+"""Engines: pool settings, SQLite pragmas, PgBouncer compatibility, one ping."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
+import uuid
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -16,9 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from userdir.keys import ENGINE, SESSIONMAKER, SETTINGS
-
-log = logging.getLogger(__name__)
+from userdir.config import Settings
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,6 +25,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _statement_name() -> str:
+    # Through PgBouncer's transaction pooling, consecutive transactions may land on different
+    # server connections: asyncpg's numbered statement names would collide there.
+    return f"__userdir_{uuid.uuid4().hex}__"
+
+
+def serving_options(settings: Settings) -> dict[str, Any]:
+    """Pool and driver settings of the serving engines: every wait is bounded."""
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        return {}
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    if settings.db_pgbouncer:
+        connect_args.update(
+            statement_cache_size=0,  # asyncpg's own cache
+            prepared_statement_cache_size=0,  # SQLAlchemy's asyncpg adapter's cache
+            prepared_statement_name_func=_statement_name,
+        )
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "connect_args": connect_args,
+    }
+
+
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -37,7 +58,10 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping per checkout (a round trip on every request): a connection found dead is
+    # invalidated with the rest of the pool, and reads that hit one are retried
+    # (userdir.errors), so a restart of the database costs no failed read.
+    kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
 
 
@@ -54,17 +78,3 @@ async def ping(engine: AsyncEngine) -> None:
 
 def censored(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
-
-
-async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
-    log.info("database: %s", censored(settings.database_url))
-    try:
-        # One round-trip now, so a wrong URL fails at start-up rather than on the first request.
-        await ping(engine)
-        app[ENGINE] = engine
-        app[SESSIONMAKER] = create_sessionmaker(engine)
-        yield
-    finally:
-        await engine.dispose()

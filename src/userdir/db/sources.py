@@ -1,0 +1,125 @@
+"""Where queries run: the primary, and read replicas while they are healthy and caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Self
+
+from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from userdir.config import Settings
+from userdir.db.engines import censored, create_engine, create_sessionmaker, ping, serving_options
+from userdir.db.faults import DATABASE_FAULTS, Outage
+from userdir.keys import DATABASE, SETTINGS
+from userdir.queries.replicas import replica_lag
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Source:
+    name: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]  # plain: writes on the primary
+    reads: async_sessionmaker[AsyncSession]  # read-only snapshot transactions
+
+    @classmethod
+    def create(cls, name: str, url: str, settings: Settings) -> Self:
+        engine = create_engine(url, **serving_options(settings))
+        reading = engine
+        if engine.dialect.name == "postgresql":
+            # One snapshot for all of a response's queries; READ ONLY also keeps a read that
+            # lands on the primary from writing by mistake. (asyncpg takes both as BEGIN
+            # options: no extra round trip.)
+            reading = engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        return cls(
+            name,
+            engine,
+            create_sessionmaker(engine),
+            async_sessionmaker(reading, expire_on_commit=False),
+        )
+
+
+@dataclass(eq=False)
+class Replica(Source):
+    healthy: bool = False  # until the first check says otherwise
+    lag: float | None = None  # seconds behind the primary, as last measured
+    checker: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.backend = make_url(settings.database_url).get_backend_name()
+        self.statement_timeout = settings.db_statement_timeout
+        self.max_lag = settings.replica_max_lag
+        self.primary = Source.create("primary", settings.database_url, settings)
+        self.replicas = [
+            Replica.create(f"replica {censored(url)}", url, settings)
+            for url in settings.database_replica_urls
+        ]
+        self.outage = Outage()
+        self._turn = 0
+
+    def read_source(self) -> Source:
+        """A healthy replica, taken in turn; the primary when none qualifies."""
+        healthy = [r for r in self.replicas if r.healthy]
+        if not healthy:
+            return self.primary
+        self._turn += 1
+        return healthy[self._turn % len(healthy)]
+
+    def source_failed(self, source: Source, exc: BaseException) -> None:
+        if isinstance(source, Replica) and source.healthy:
+            source.healthy = False  # until its checker reaches it again
+            log.warning("%s failed (%s): reading from others", source.name, type(exc).__name__)
+
+    async def watch(self, replica: Replica, interval: float) -> None:
+        """Measure the replica's lag in the background, never on a request's path."""
+        while True:
+            try:
+                async with replica.engine.connect() as conn:
+                    lag = await replica_lag(conn)
+            except DATABASE_FAULTS as exc:
+                lag, reason = None, type(exc).__name__
+            else:
+                reason = "lagging" if lag is None or lag > self.max_lag else ""
+            healthy = not reason
+            if healthy != replica.healthy:
+                state = "in use" if healthy else f"skipped ({reason})"
+                log.warning("%s: %s", replica.name, state)
+            replica.healthy, replica.lag = healthy, lag
+            await asyncio.sleep(interval)
+
+    async def dispose(self) -> None:
+        for replica in self.replicas:
+            if replica.checker is not None:
+                replica.checker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await replica.checker
+        for source in (self.primary, *self.replicas):
+            await source.engine.dispose()
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    database = Database(settings)
+    log.info("database: %s", censored(settings.database_url))
+    try:
+        # One round-trip now, so a wrong URL fails at start-up rather than on the first request.
+        await ping(database.primary.engine)
+        for replica in database.replicas:
+            replica.checker = asyncio.create_task(
+                database.watch(replica, settings.replica_check_interval)
+            )
+        app[DATABASE] = database
+        yield
+    finally:
+        await database.dispose()
