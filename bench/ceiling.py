@@ -1,7 +1,8 @@
 """aiohttp's own ceiling: `{"ok": true}` served exactly the way userdir serves.
 
-Each process runs `userdir.server.serve` (loop.create_server, the same handler options) on the
-cli's uvloop policy, so what separates userdir from this is userdir's own work per request.
+Each process runs `userdir.server.serve` (loop.create_server, with the keep-alive and connection
+limits userdir would get from this environment) on the cli's uvloop policy, so what separates
+userdir from this is userdir's own work per request.
 The parent binds one socket and starts N processes that serve it; it prints `ready URL` once
 every one of them listens, and stops them all on SIGTERM/SIGINT or when one of them exits.
 
@@ -12,17 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import select
 import signal
 import socket
 import subprocess
 import sys
 import time
-from typing import Any
 
 from aiohttp import web
 
 from userdir.cli import _event_loop_policy
+from userdir.config import load_settings
 from userdir.server import serve
 
 READY_TIMEOUT = 30.0
@@ -41,22 +43,18 @@ def create_app() -> web.Application:
 
 
 async def serve_socket(sock: socket.socket) -> None:
-    """`serve` on an already bound socket: serve() binds host:port itself, so its one
-    create_server call is pointed at the shared socket, leaving the rest of its path as is."""
-    loop = asyncio.get_running_loop()
-    create_server = loop.create_server
-
-    async def on_shared_socket(factory: Any, host: Any = None, port: Any = None, **kw: Any) -> Any:
-        kw.pop("reuse_address", None)  # a bound socket's options are set already
-        return await create_server(factory, sock=sock, **kw)
-
-    loop.create_server = on_shared_socket  # type: ignore[method-assign,assignment]
-    host, port = sock.getsockname()[:2]
-
     def ready(_: list[socket.socket]) -> None:
         print("ready", flush=True)
 
-    await serve(create_app(), host, port, shutdown_timeout=1.0, on_ready=ready)
+    settings = load_settings(os.environ)  # userdir's connection limits in this environment
+    await serve(
+        create_app(),
+        sock=sock,
+        shutdown_timeout=1.0,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_connections=settings.max_connections,
+        on_ready=ready,
+    )
 
 
 def child(fd: int) -> None:
