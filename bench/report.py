@@ -32,8 +32,12 @@ def _verdicts(targets: list[dict[str, Any]]) -> tuple[str, str]:
 
 
 def table(
-    rows: list[Row], results: dict[str, dict[str, Any]], targets: list[dict[str, Any]]
+    rows: list[Row],
+    results: dict[str, dict[str, Any]],
+    targets: list[dict[str, Any]],
+    usual: str,
 ) -> str:
+    """The rows as a Markdown table; a row run with other wrk flags than `usual` names them."""
     lines = [
         "| Row | req/s | p50 | p99 | req/s ÷ ceiling | p99 ÷ ceiling | Target | Result |",
         "|---|---:|---:|---:|---:|---:|---|---|",
@@ -51,7 +55,7 @@ def table(
             lines.append(f"| {row.label} | | | | | | {text} | {verdict} |")
             continue
         fig, ratio = result["figures"], result.get("ratios", {})
-        label = f"{row.label} (`{result['wrk']}`)" if row.single_connection else row.label
+        label = row.label if result["wrk"] == usual else f"{row.label} (`{result['wrk']}`)"
         rps = "" if row.single_connection else f"{fig['rps']:,.1f}"
         p99 = "" if row.single_connection else _ms(fig["latency_ms"]["p99"])
         lines.append(
@@ -111,7 +115,7 @@ def markdown(
         "answer `X-Cache: HIT` before and after the measurement, uncached rows run with "
         "`CACHE_TTL=0`; a row with any non-2xx answer or socket error is marked failed.",
         "",
-        table(rows, results, targets),
+        table(rows, results, targets, header["wrk"]),
         "",
     ]
     if any(results.get(row.key, {}).get("profile") for row in rows):

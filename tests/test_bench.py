@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -16,10 +17,11 @@ from tests.services import unavailable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import groups  # noqa: E402
+import measure  # noqa: E402
 import profiler  # noqa: E402
 import report  # noqa: E402
 import rows  # noqa: E402
-import run  # noqa: E402
 import wrk  # noqa: E402
 
 WRK_STDOUT = """Running 2s test @ http://127.0.0.1:1/
@@ -36,8 +38,10 @@ def figures(rps: float, p50: float = 1.0, p99: float = 10.0) -> dict[str, Any]:
     return {"rps": rps, "latency_ms": {"p50": p50, "p99": p99}}
 
 
-def ok(rps: float, p50: float = 1.0, p99: float = 10.0) -> dict[str, Any]:
-    return {"status": "ok", "reason": "", "figures": figures(rps, p50, p99)}
+def ok(
+    rps: float, p50: float = 1.0, p99: float = 10.0, flags: str = "-t2 -c64 -d10s"
+) -> dict[str, Any]:
+    return {"status": "ok", "reason": "", "wrk": flags, "figures": figures(rps, p50, p99)}
 
 
 def test_wrk_figures_come_from_the_lua_json_line() -> None:
@@ -116,8 +120,9 @@ def test_the_table_marks_failed_unsupported_and_missing_rows() -> None:
         "pg-users-cached": {**ok(800), "ratios": {"rps_ratio": 0.8, "p99_ratio": 1.0}},
         "pg-users-uncached": {"status": "failed", "reason": "3 non-2xx responses"},
         "pg-users-cached-workers-2": {"status": "n/a", "reason": "not supported by this build"},
+        "pg-org-uncached": ok(5, flags="-t2 -c64 -d50s"),  # run again, longer
     }
-    text = report.table(table_rows, results, rows.evaluate(results))
+    text = report.table(table_rows, results, rows.evaluate(results), "-t2 -c64 -d10s")
     lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()}
     assert (
         "| 800.0 | 1.00 ms | 10.00 ms | 0.80× | 1.00× |"
@@ -130,11 +135,15 @@ def test_the_table_marks_failed_unsupported_and_missing_rows() -> None:
         in lines["`/users` page 1, cached, `--workers 2`, PostgreSQL, 1,000 users"]
     )
     assert lines["`/restaurant/1/item`, cached, SQLite sample data"].endswith("| not run |")
+    organizations = "`/users?type=Organization&order_by=username&pagination=100`"
+    assert (
+        f"| {organizations}, uncached, PostgreSQL, 1,000 users (`-t2 -c64 -d50s`) | 5.0 |" in text
+    )
     assert len(text.splitlines()) == 2 + len(table_rows)
 
 
 def answers(monkeypatch: pytest.MonkeyPatch, *replies: tuple[int, str | None]) -> list[str]:
-    """Make run.get answer `replies` in turn; returns the URLs it was asked for."""
+    """Make measure.get answer `replies` in turn; returns the URLs it was asked for."""
     asked: list[str] = []
     queue = list(replies)
 
@@ -142,7 +151,7 @@ def answers(monkeypatch: pytest.MonkeyPatch, *replies: tuple[int, str | None]) -
         asked.append(url)
         return queue.pop(0)
 
-    monkeypatch.setattr(run, "get", get)
+    monkeypatch.setattr(measure, "get", get)
     return asked
 
 
@@ -150,14 +159,14 @@ def test_a_cached_row_needs_a_hit_and_an_uncached_one_a_miss(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     asked = answers(monkeypatch, (200, "MISS"), (200, "HIT"))
-    run.check_answers("u", "HIT", processes=1)
+    measure.check_answers("u", "HIT", processes=1)
     assert len(asked) == 2
     answers(monkeypatch, (200, "HIT"))
     with pytest.raises(RuntimeError, match="X-Cache HIT with CACHE_TTL=0"):
-        run.check_answers("u", "MISS", processes=1)
+        measure.check_answers("u", "MISS", processes=1)
     answers(monkeypatch, (503, None))
     with pytest.raises(RuntimeError, match="answered 503"):
-        run.check_answers("u", None, processes=1)
+        measure.check_answers("u", None, processes=1)
 
 
 def test_several_workers_are_warm_only_after_many_hits_in_a_row(
@@ -165,11 +174,31 @@ def test_several_workers_are_warm_only_after_many_hits_in_a_row(
 ) -> None:
     # Each worker caches on its own: a MISS from the second one restarts the count.
     asked = answers(monkeypatch, (200, "MISS"), (200, "HIT"), (200, "MISS"), *[(200, "HIT")] * 20)
-    run.check_answers("u", "HIT", processes=2)
+    measure.check_answers("u", "HIT", processes=2)
     assert len(asked) == 23
-    answers(monkeypatch, *[(200, "HIT"), (200, "MISS")] * run.WARM_ATTEMPTS)
+    answers(monkeypatch, *[(200, "HIT"), (200, "MISS")] * measure.WARM_ATTEMPTS)
     with pytest.raises(RuntimeError, match="no 20 X-Cache HITs in a row"):
-        run.check_answers("u", "HIT", processes=2)
+        measure.check_answers("u", "HIT", processes=2)
+
+
+def test_a_row_that_got_no_answer_runs_once_more_for_longer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = argparse.Namespace(threads=2, connections=64, duration=2, users=1000, profile=False)
+    bench = measure.Bench(args, tmp_path)
+    answers(monkeypatch, (200, "MISS"))
+    runs: list[wrk.Load] = []
+
+    def run(url: str, load: wrk.Load) -> dict[str, Any]:
+        runs.append(load)
+        done = 0 if len(runs) < 3 else 40  # the warm-up and the first try see no answer
+        return wrk.parse(WRK_STDOUT.replace('"requests":10000', f'"requests":{done}'))
+
+    monkeypatch.setattr(wrk, "run", run)
+    bench.measure("pg-org-uncached", "http://127.0.0.1:1/users", "MISS")
+    assert [load.seconds for load in runs] == [1, 2, 10]  # warm-up, the row, once more
+    result = bench.results["pg-org-uncached"]
+    assert result["status"] == "ok" and result["wrk"] == "-t2 -c64 -d10s"
 
 
 def process_children(pid: int) -> list[int]:
@@ -189,7 +218,7 @@ def ensure_wrk() -> None:
 @pytest.mark.slow
 def test_the_ceiling_serves_one_socket_from_two_processes_and_stops_them_all() -> None:
     ensure_wrk()
-    with run.ceiling(2) as (url, process):
+    with groups.ceiling(2) as (url, process):
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.read() == b'{"ok": true}'
         parent = process.pid
