@@ -28,8 +28,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5005
     # Database faults: waits are bounded so a request fails over to a 503, never hangs.
-    db_pool_size: int = 10
-    db_pool_overflow: int = 10
+    # A fixed pool: overflow connections are closed as soon as they are returned, so under a
+    # steady load above the pool they are opened again and again (a TLS offer, a login, type
+    # introspection each time). DB_POOL_OVERFLOW allows them for bursts.
+    db_pool_size: int = 20
+    db_pool_overflow: int = 0
     db_pool_timeout: float = 3.0
     db_connect_timeout: float = 3.0
     db_statement_timeout: float = 5.0  # reads only; 0 = none
@@ -171,8 +174,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         database_url=database_url,
         host=environ.get("HOST") or "127.0.0.1",
         port=_number(environ, "PORT", 5005, 0, 65535),
-        db_pool_size=_number(environ, "DB_POOL_SIZE", 10, 1, 1000),
-        db_pool_overflow=_number(environ, "DB_POOL_OVERFLOW", 10, 0, 1000),
+        db_pool_size=_number(environ, "DB_POOL_SIZE", 20, 1, 1000),
+        db_pool_overflow=_number(environ, "DB_POOL_OVERFLOW", 0, 0, 1000),
         db_pool_timeout=_number(environ, "DB_POOL_TIMEOUT", 3.0, 0.01, 300),
         db_connect_timeout=_number(environ, "DB_CONNECT_TIMEOUT", 3.0, 0.01, 300),
         db_statement_timeout=_number(environ, "DB_STATEMENT_TIMEOUT", 5.0, 0, 3600),
