@@ -134,9 +134,11 @@ def running(
 
 
 @contextmanager
-def serve(database_url: str, **env: str) -> Iterator[str]:
-    """`userdir serve` on a free 127.0.0.1 port with `database_url` and extra environment
-    `env`, for the block; yields its base URL once /healthz answers."""
+def server(
+    database_url: str, args: Sequence[str] = (), **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`userdir serve *args` on a free 127.0.0.1 port with `database_url` and extra environment
+    `env`, for the block; yields its base URL and process once /healthz answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     environ = {
@@ -146,5 +148,12 @@ def serve(database_url: str, **env: str) -> Iterator[str]:
         "LOG_LEVEL": "WARNING",
         **env,
     }
-    with running(["-m", "userdir.cli", "serve"], f"{base}/healthz", environ):
+    with running(["-m", "userdir.cli", "serve", *args], f"{base}/healthz", environ) as process:
+        yield base, process
+
+
+@contextmanager
+def serve(database_url: str, **env: str) -> Iterator[str]:
+    """`userdir serve` for the block (see `server`); yields its base URL."""
+    with server(database_url, **env) as (base, _):
         yield base

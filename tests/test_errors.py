@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -55,3 +58,43 @@ async def test_500_hides_internals_and_logs_the_request_id(
     record = next(r for r in caplog.records if r.name == "userdir.errors")
     assert problem["request_id"] in record.getMessage()
     assert record.exc_info is not None and "hunter2" in str(record.exc_info[1])
+
+
+@pytest.fixture
+async def slow_client(aiohttp_client, settings: Settings) -> TestClient:  # type: ignore[no-untyped-def]
+    app = create_app(replace(settings, request_timeout=0.3))
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="too late")
+
+    async def long_download(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(6):  # 0.6 s in all: past the timeout, but the response has started
+            await response.write(b"chunk\n")
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+        return response
+
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/download", long_download)
+    client: TestClient = await aiohttp_client(app)
+    return client
+
+
+async def test_a_handler_past_request_timeout_answers_503(
+    slow_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="userdir.errors"):
+        problem = await get_json(slow_client, "/slow", expected_status=503)
+    # The sweep runs every tenth of the timeout: the answer comes within about 0.33 s.
+    assert 0.29 < time.monotonic() - started < 1.5
+    assert problem["detail"] == "The request took longer than 0.3 s."
+    record = next(r for r in caplog.records if "REQUEST_TIMEOUT" in r.getMessage())
+    assert problem["request_id"] in record.getMessage()
+    # A response that has started streaming is not a slow handler: it is not cut.
+    async with slow_client.get("/download") as response:
+        assert response.status == 200
+        assert await response.read() == b"chunk\n" * 6

@@ -175,7 +175,11 @@ def test_menu_depth_bound_follows_the_settings() -> None:
 
 def test_errors_are_problem_json_and_headers_are_declared(spec: dict[str, Any]) -> None:
     users = spec["paths"]["/users"]["get"]["responses"]
-    assert set(users) == {"200", "304", "400", "500"}
+    assert set(users) == {"200", "304", "400", "429", "500", "503"}
+    for status in ("429", "503"):  # RATE_LIMIT; a database outage or REQUEST_TIMEOUT
+        assert set(users[status]["headers"]) == {"X-Request-ID", "Retry-After"}
+    # Liveness touches nothing that could refuse it.
+    assert set(spec["paths"]["/livez"]["get"]["responses"]) == {"200", "500"}
     assert users["400"]["content"] == {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}},
         "text/html": {"schema": {"type": "string"}},  # the readable page a browser gets
@@ -201,7 +205,7 @@ def test_errors_are_problem_json_and_headers_are_declared(spec: dict[str, Any]) 
     ]
     # The menu is always cached JSON: there they are required.
     menu = spec["paths"]["/restaurant/{restaurant_id}/item"]["get"]["responses"]
-    assert set(menu) == {"200", "304", "400", "404", "500"}
+    assert set(menu) == {"200", "304", "400", "404", "429", "500", "503"}
     for name in ("ETag", "X-Cache", "Cache-Control"):
         ref = menu["200"]["headers"][name]["$ref"]
         assert spec["components"]["headers"][ref.rsplit("/", 1)[1]]["required"] is True
@@ -293,7 +297,7 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WidgetIn"
     }
-    assert set(post["responses"]) == {"201", "400", "401", "403", "409", "500"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "409", "429", "500", "503"}
     delete = spec["paths"]["/widgets/{restaurant_id}"]["delete"]
     assert "content" not in delete["responses"]["204"]
     assert delete["parameters"][0]["schema"]["type"] == "integer"
@@ -304,7 +308,7 @@ def test_writes_document_their_body_and_bearer_auth() -> None:
         {"$ref": "#/components/parameters/IfNoneMatch"},
     ]
     assert set(listing["responses"]["200"]["content"]) == {"application/json", "text/csv"}
-    assert set(listing["responses"]) == {"200", "304", "500"}
+    assert set(listing["responses"]) == {"200", "304", "429", "500", "503"}
     # Building leaves the table as it was (apispec rewrites what it is given in place).
     assert table["GET /widgets"].extra["responses"]["304"] == "NotModified"
     assert table["GET /widgets"].extra["parameters"] == ["IfNoneMatch"]

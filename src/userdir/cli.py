@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from userdir import migrations
+from userdir import migrations, workers
 from userdir.app import create_app
 from userdir.config import ConfigError, Settings, load_settings
 from userdir.db import censored, create_engine, create_sessionmaker
@@ -20,6 +20,9 @@ from userdir.seed_cli import run_seed
 from userdir.server import serve
 
 log = logging.getLogger("userdir")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Several processes write to one stream: each line says which.
+LOG_FORMAT_WITH_PID = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop everything, migrate and load the bundled sample data first",
     )
+    serve_cmd.add_argument(
+        "--workers",
+        metavar="N",
+        help="processes serving the port: a number, or auto for one per usable CPU"
+        " (default: $WORKERS or 1)",
+    )
+    # A worker started by the supervisor: the inherited listening socket and its channel.
+    serve_cmd.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    serve_cmd.add_argument("--supervisor-fd", type=int, help=argparse.SUPPRESS)
 
     db_cmd = commands.add_parser("db", help="manage the database schema")
     db_commands = db_cmd.add_subparsers(dest="db_command", required=True)
@@ -126,21 +138,51 @@ async def run_server(settings: Settings, reset: bool) -> None:
         settings.host,
         settings.port,
         shutdown_timeout=settings.shutdown_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_connections=settings.max_connections,
     )
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> None:
-    if args.command == "serve":
-        overrides = {"HOST": args.host, "PORT": None if args.port is None else str(args.port)}
-        settings = load_settings({**os.environ, **{k: v for k, v in overrides.items() if v}})
+def run_serve(args: argparse.Namespace) -> int:
+    overrides = {
+        "HOST": args.host,
+        "PORT": None if args.port is None else str(args.port),
+        "WORKERS": args.workers,
+    }
+    settings = load_settings({**os.environ, **{k: v for k, v in overrides.items() if v}})
+    if args.listen_fd is not None and args.supervisor_fd is not None:  # one of several workers
+        _log_with_pid()
+        _event_loop_policy()
+        asyncio.run(workers.run_worker(settings, args.listen_fd, args.supervisor_fd))
+        return 0
+    if settings.workers == 1:
         _event_loop_policy()
         asyncio.run(run_server(settings, args.reset_db))
-    elif args.command == "seed":
+        return 0
+    _log_with_pid()
+    if args.reset_db:  # once, before any worker reads the database
+        asyncio.run(reset_database(settings))
+    return workers.supervise(settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        return run_serve(args)
+    if args.command == "seed":
         seed(args, settings)
     elif args.db_command == "upgrade":
         asyncio.run(upgrade_database(settings))
     else:
         asyncio.run(reset_database(settings))
+    return 0
+
+
+def _log_with_pid() -> None:
+    logging.basicConfig(force=True, level=_log_level(), format=LOG_FORMAT_WITH_PID)
+
+
+def _log_level() -> str:
+    return os.environ.get("LOG_LEVEL", "INFO").upper()
 
 
 def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -161,13 +203,10 @@ def _event_loop_policy() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=_log_level(), format=LOG_FORMAT)
     try:
         settings = load_settings(os.environ)
-        _run(args, settings)
+        code = _run(args, settings)
     except SeedError as exc:
         print(f"userdir: seed stopped: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -179,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code
 
 
 if __name__ == "__main__":

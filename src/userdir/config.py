@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import limits
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -26,8 +28,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5005
     # Database faults: waits are bounded so a request fails over to a 503, never hangs.
-    db_pool_size: int = 10
-    db_pool_overflow: int = 10
+    # A fixed pool: overflow connections are closed as soon as they are returned, so under a
+    # steady load above the pool they are opened again and again (a TLS offer, a login, type
+    # introspection each time). DB_POOL_OVERFLOW allows them for bursts.
+    db_pool_size: int = 20
+    db_pool_overflow: int = 0
     db_pool_timeout: float = 3.0
     db_connect_timeout: float = 3.0
     db_statement_timeout: float = 5.0  # reads only; 0 = none
@@ -46,7 +51,11 @@ class Settings:
     cache_timeout: float = 0.2
     cache_prefix: str = "userdir"
     request_timeout: float = 30.0
+    rate_limit: str = ""  # e.g. "600/minute" per client; empty: no limit
     shutdown_timeout: float = 10.0
+    workers: int = 1
+    keepalive_timeout: float = 15.0
+    max_connections: int = 1000
     max_depth: int = 8
     max_nested_nodes: int = 100_000
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -121,11 +130,40 @@ def _replica_urls(environ: Mapping[str, str], database_url: str) -> tuple[str, .
     return urls
 
 
+def _rate_limit(environ: Mapping[str, str]) -> str:
+    raw = (environ.get("RATE_LIMIT") or "").strip()
+    if raw:
+        try:
+            limits.parse(raw)
+        except ValueError:
+            raise ConfigError(
+                f"RATE_LIMIT={raw!r}: allowed N/second, N/minute, N/hour or N/day (e.g. 600/minute)"
+            ) from None
+    return raw
+
+
 def _cache_url(environ: Mapping[str, str]) -> str:
     raw = environ.get("CACHE_URL") or "memory://"
     if raw != "memory://" and not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"CACHE_URL={raw!r}: allowed memory:// or redis://host:port/db")
     return raw
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers often narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _workers(environ: Mapping[str, str]) -> int:
+    raw = environ.get("WORKERS")
+    if raw is not None and raw.strip().lower() == "auto":
+        return usable_cpus()
+    try:
+        return _number(environ, "WORKERS", 1, 1, 1024)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or auto (one per usable CPU)") from None
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -136,8 +174,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         database_url=database_url,
         host=environ.get("HOST") or "127.0.0.1",
         port=_number(environ, "PORT", 5005, 0, 65535),
-        db_pool_size=_number(environ, "DB_POOL_SIZE", 10, 1, 1000),
-        db_pool_overflow=_number(environ, "DB_POOL_OVERFLOW", 10, 0, 1000),
+        db_pool_size=_number(environ, "DB_POOL_SIZE", 20, 1, 1000),
+        db_pool_overflow=_number(environ, "DB_POOL_OVERFLOW", 0, 0, 1000),
         db_pool_timeout=_number(environ, "DB_POOL_TIMEOUT", 3.0, 0.01, 300),
         db_connect_timeout=_number(environ, "DB_CONNECT_TIMEOUT", 3.0, 0.01, 300),
         db_statement_timeout=_number(environ, "DB_STATEMENT_TIMEOUT", 5.0, 0, 3600),
@@ -154,7 +192,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         cache_timeout=_number(environ, "CACHE_TIMEOUT", 0.2, 0.001, 60),
         cache_prefix=environ.get("CACHE_PREFIX") or "userdir",
         request_timeout=_number(environ, "REQUEST_TIMEOUT", 30.0, 0.01, 3600),
+        rate_limit=_rate_limit(environ),
         shutdown_timeout=float(_number(environ, "SHUTDOWN_TIMEOUT", 10, 0, 3600)),
+        workers=_workers(environ),
+        # 0 would switch aiohttp's timer off, leaving idle and slow-header connections unbounded.
+        keepalive_timeout=_number(environ, "KEEPALIVE_TIMEOUT", 15.0, 1.0, 3600.0),
+        max_connections=_number(environ, "MAX_CONNECTIONS", 1000, 1, 100_000),
         max_depth=_number(environ, "MAX_DEPTH", 8, 1, 64),
         max_nested_nodes=_number(environ, "MAX_NESTED_NODES", 100_000, 1, 100_000_000),
         api_tokens=_tokens(environ.get("USERDIR_API_TOKENS")),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -14,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from userdir.db.faults import DATABASE_FAULTS, is_retryable, is_unavailable
-from userdir.keys import DATABASE, SETTINGS
+from userdir.keys import DATABASE, DEADLINES
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,20 @@ RETRIED = web.RequestKey("retried", bool)
 PREPARED = web.RequestKey("prepared", bool)
 RETRY_AFTER_SECONDS = 1
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_SEQUENCE = itertools.count(1)
+
+
+class _Prefix:
+    """A random prefix per process, drawn again in a forked child so ids never repeat."""
+
+    value = secrets.token_hex(10)
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.value = secrets.token_hex(10)
+
+
+os.register_at_fork(after_in_child=_Prefix.renew)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Renders a problem for a client that prefers another media type (a browser: HTML), or None.
@@ -75,6 +91,10 @@ class Unprocessable(ApiError):
     status = 422
 
 
+class TooManyRequests(ApiError):
+    status = 429
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 
@@ -111,7 +131,10 @@ def problem(
 
 def _request_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    if given and _CLIENT_REQUEST_ID.fullmatch(given):
+        return given
+    # Unique across processes and hosts (a random prefix per process), cheap per request.
+    return f"{_Prefix.value}{next(_SEQUENCE):012x}"
 
 
 def unavailable(request: web.Request, detail: str) -> web.Response:
@@ -121,10 +144,10 @@ def unavailable(request: web.Request, detail: str) -> web.Response:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[REQUEST_ID] = _request_id(request)
-    timeout = request.app[SETTINGS].request_timeout
+    deadlines = request.app[DEADLINES]
+    deadline = request[DEADLINE] = deadlines.start()
     try:
-        async with asyncio.timeout(timeout) as deadline:
-            request[DEADLINE] = deadline
+        async with deadline:
             try:
                 return await handler(request)
             except DATABASE_FAULTS as exc:
@@ -134,7 +157,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 # replica is skipped now), so the same read on a fresh one is worth one try.
                 return await handler(request)
             finally:
-                del request[DEADLINE]  # the handler is done: the response is not bounded
+                deadlines.release(deadline)
     except ApiError as exc:
         return problem(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except web.HTTPException as exc:
@@ -146,6 +169,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except TimeoutError as exc:
         if not deadline.expired():  # a driver's own timeout: the database is too slow
             return _fault(request, exc)
+        timeout = deadlines.timeout
         log.warning(
             "request took longer than REQUEST_TIMEOUT=%gs [request_id=%s] %s %s",
             timeout,
@@ -203,4 +227,4 @@ async def on_prepare(request: web.Request, response: web.StreamResponse) -> None
         response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     request[PREPARED] = True
     if (deadline := request.get(DEADLINE)) is not None:
-        deadline.reschedule(None)
+        request.app[DEADLINES].release(deadline)

@@ -118,23 +118,28 @@ async def listen(engine: AsyncEngine, versions: Versions, ready: asyncio.Event) 
 async def poll(
     engine: AsyncEngine, versions: Versions, interval: float, ready: asyncio.Event
 ) -> None:
-    """SQLite: read what changed since the highest version seen, every `interval` seconds."""
+    """SQLite: read what changed since the highest version seen, every `interval` seconds,
+    on one connection kept open (20 small reads a second must not each open one)."""
     high = 0
     while True:
         try:
             async with engine.connect() as conn:
-                changed = await list_versions(conn, newer_than=high if versions.live else 0)
-            versions.learn_all(changed)
-            high = max((v for _, v in changed), default=high)
-            if not versions.live:
-                log.info("data versions: reading changes every %.0f ms", interval * 1000)
-            versions.live = True
+                while True:
+                    changed = await list_versions(conn, newer_than=high if versions.live else 0)
+                    await conn.rollback()  # no read transaction left open between polls
+                    versions.learn_all(changed)
+                    high = max((v for _, v in changed), default=high)
+                    if not versions.live:
+                        log.info("data versions: reading changes every %.0f ms", interval * 1000)
+                    versions.live = True
+                    ready.set()
+                    await asyncio.sleep(interval)
         except DATABASE_FAULTS as exc:
             if versions.live:
                 log.warning("data versions: cannot read changes (%s)", type(exc).__name__)
             versions.live = False
-        ready.set()
-        await asyncio.sleep(interval)
+            ready.set()
+            await asyncio.sleep(interval)
 
 
 def _watch_engine(url: str, connect_timeout: float) -> AsyncEngine:

@@ -10,10 +10,14 @@ if TYPE_CHECKING:
     from userdir.cache import Cache
     from userdir.config import Settings
     from userdir.db import Database
+    from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
+    from userdir.ratelimit import RateLimit
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DATABASE: web.AppKey[Database] = web.AppKey("database")
 VERSIONS: web.AppKey[Versions] = web.AppKey("versions")
 CACHE: web.AppKey[Cache] = web.AppKey("cache")
+DEADLINES: web.AppKey[Deadlines] = web.AppKey("deadlines")
+RATE_LIMIT: web.AppKey[RateLimit] = web.AppKey("rate_limit")
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi")

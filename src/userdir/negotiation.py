@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
@@ -30,8 +32,14 @@ def negotiate(request: web.Request, explicit: str | None = None) -> str:
     a tie (so `*/*` and a missing header stay JSON) and when nothing offered is acceptable."""
     if explicit is not None:
         return explicit
+    return _best(request.headers.get("Accept", ""))
+
+
+# Clients send a handful of distinct Accept headers: each is worked out once.
+@functools.lru_cache(maxsize=256)
+def _best(accept: str) -> str:
     best, best_rank = "json", (0.0, 0, 0)
-    for quality, position, media in _accepted(request.headers.get("Accept", "")):
+    for quality, position, media in _accepted(accept):
         for name, offered in MEDIA_TYPES.items():
             kind = offered.split("/")[0]
             specificity = {offered: 2, f"{kind}/*": 1, "*/*": 0}.get(media)

@@ -82,6 +82,9 @@ class Operation:
     # never cached, so it has no ETag): documented as not required.
     sometimes: tuple[str, ...] = ()
     auth: bool = False  # needs `Authorization: Bearer <token>`
+    # 429 (RATE_LIMIT) and 503 (database down, REQUEST_TIMEOUT) may answer it; not the probes
+    # that never touch the database (liveness) or are never limited.
+    may_be_refused: bool = True
     description: str = ""
     operation_id: str | None = None  # default: the handler's function name
     # Raw OpenAPI merged into the operation last (other media types, a 304, examples...).
@@ -122,6 +125,7 @@ OPERATIONS: dict[str, Operation] = {
         "Liveness: the process serves requests (touches neither database nor cache)",
         tag="service",
         returns=LiveOut(),
+        may_be_refused=False,
     ),
     "GET /readyz": Operation(
         "Readiness: the primary database answers; the cache, replicas and change channel "

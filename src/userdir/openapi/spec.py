@@ -58,8 +58,9 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
     },
     "X-Cache": {
-        "description": "Whether the service answered from its response cache.",
-        "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+        "description": "Whether the service answered from its response cache: HIT, MISS, or "
+        "BYPASS while the cache is unavailable (the answer then comes from the database).",
+        "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
         "required": True,
     },
     "ETag": {
@@ -68,7 +69,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
     },
     "Vary": {
-        "description": "The representation depends on the Accept header.",
+        "description": "The representation depends on the Accept header, and its coding on "
+        "Accept-Encoding (gzip is sent to clients that accept it).",
         "schema": {"type": "string"},
         "required": True,
     },
@@ -80,6 +82,11 @@ HEADERS: dict[str, dict[str, Any]] = {
     "WWW-Authenticate": {
         "description": 'The scheme to authenticate with: `Bearer realm="userdir"`.',
         "schema": {"type": "string"},
+        "required": True,
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
         "required": True,
     },
     "Content-Disposition": {
@@ -156,8 +163,9 @@ def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _problem(status: int) -> dict[str, Any]:
-    # A 401 says how to authenticate (RFC 9110 11.6.1).
-    names = (REQUEST_ID_HEADER, "WWW-Authenticate") if status == 401 else (REQUEST_ID_HEADER,)
+    # A 401 says how to authenticate (RFC 9110 11.6.1); a 429 or 503 when to come back.
+    extra = {401: ("WWW-Authenticate",), 429: ("Retry-After",), 503: ("Retry-After",)}
+    names = (REQUEST_ID_HEADER, *extra.get(status, ()))
     return {
         "description": HTTPStatus(status).phrase,
         "headers": _header_refs(names),
@@ -225,8 +233,10 @@ def _operation(
     if op.query is not None:
         query = op.query if isinstance(op.query, Schema) else op.query(app[SETTINGS])
         parameters.append({"in": "query", "schema": query})
-    # 500 is never meant to happen (the fuzz fails on any), but clients learn its shape.
-    statuses = sorted({*op.errors, *((401, 403) if op.auth else ()), 500})
+    # 500 is never meant to happen (the fuzz fails on any), but clients learn its shape; any
+    # request may meet a database that is down or the request timeout (503), or RATE_LIMIT.
+    limits = (429, 503) if op.may_be_refused else ()
+    statuses = sorted({*op.errors, *((401, 403) if op.auth else ()), *limits, 500})
     responses.update({str(status): _problem(status) for status in statuses})
     operation: dict[str, Any] = {
         "operationId": op.operation_id or getattr(route.handler, "__name__", None),
