@@ -22,7 +22,7 @@ from limits.storage import storage_from_string
 from redis.asyncio import Redis
 
 from userdir.cache.breaker import Breaker
-from userdir.cache.redis import FAILURES, create_client
+from userdir.cache.redis import FAILURES, create_client, reconnect
 from userdir.config import Settings
 from userdir.errors import Handler, TooManyRequests
 from userdir.keys import RATE_LIMIT, SETTINGS
@@ -59,9 +59,9 @@ class RateLimit:
             await self.client.aclose()
 
     async def _probe(self) -> None:
-        async with asyncio.timeout(self.timeout):
-            if not await self.storage.check():
-                raise ConnectionError("the rate limit storage does not answer")
+        # Only a Redis storage fails; the in-process one never opens the breaker.
+        if self.client is not None:
+            await reconnect(self.client, self.timeout)
 
     async def consume(self, client: str) -> tuple[bool, dict[str, str]] | None:
         """Count one request of `client`: (allowed, headers), or None when it cannot count."""

@@ -49,7 +49,7 @@ class Breaker:
             "%s unavailable (%s: %s): skipping it, probing again in %.1f s",
             self.name,
             type(exc).__name__,
-            exc,
+            str(exc) or "no answer in time",
             self.first_cooldown,
         )
         self._prober = asyncio.get_running_loop().create_task(self._probe_until_closed())

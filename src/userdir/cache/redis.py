@@ -37,6 +37,15 @@ def create_client(url: str, timeout: float) -> aioredis.Redis:
     )
 
 
+async def reconnect(client: aioredis.Redis, timeout: float) -> None:
+    """A breaker's probe. Idle pooled connections may be dead (a restarted server's resets
+    show only when a connection is next used, each a failure of its own), so they are dropped
+    first: when the breaker closes, every connection is new."""
+    await client.connection_pool.disconnect(inuse_connections=False)
+    async with asyncio.timeout(timeout):
+        await client.ping()
+
+
 class RedisCache:
     def __init__(self, client: aioredis.Redis, *, prefix: str, timeout: float) -> None:
         self.client = client
@@ -61,11 +70,7 @@ class RedisCache:
             await self.client.ping()
 
     async def _reconnect(self) -> None:
-        """The breaker's probe. Idle pooled connections may be dead (a restarted server's
-        resets show only when a connection is next used, each a failure of its own), so they
-        are dropped first: when the breaker closes, every connection is new."""
-        await self.client.connection_pool.disconnect(inuse_connections=False)
-        await self.ping()
+        await reconnect(self.client, self.timeout)
 
     async def get(self, key: str) -> Entry | None:
         if not self.breaker.allow():
