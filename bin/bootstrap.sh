@@ -55,9 +55,12 @@ fi
 
 # install_deps runtime|test
 install_deps() {
+    # Where PYTHONDONTWRITEBYTECODE is set (as in many container images) Python compiles every
+    # module it imports at every start. The suite starts many processes, so a test install
+    # compiles all of them once; a runtime one leaves that to the first start, which is sooner.
     case "$1" in
-        runtime) spec="$ROOT" ;;
-        test) spec="$ROOT[test]" ;;
+        runtime) spec="$ROOT" compile= ;;
+        test) spec="$ROOT[test]" compile=--compile-bytecode ;;
         *) echo "userdir: install_deps runtime|test, not $1" >&2; return 2 ;;
     esac
     stamp=$(cat "$ROOT/pyproject.toml" "$LOCK" | "$VENV/bin/python" -c \
@@ -65,7 +68,7 @@ install_deps() {
     [ "$(cat "$VENV/.installed-$1" 2>/dev/null || true)" != "$stamp" ] || return 0
     echo "userdir: installing $1 dependencies into $VENV" >&2
     if uv=$(find_uv); then
-        "$uv" pip install --quiet --python "$VENV/bin/python" \
+        "$uv" pip install --quiet --python "$VENV/bin/python" $compile \
             --constraint "$LOCK" --editable "$spec"
     else
         echo "userdir: uv unavailable, installing with pip (slower)" >&2

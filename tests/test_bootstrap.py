@@ -52,16 +52,17 @@ class Clone:
         assert result.returncode == 0, result.stderr
         return self.calls.read_text().splitlines()
 
-    def uv_install(self, spec: str) -> str:
+    def uv_install(self, extras: str = "") -> str:
+        flag = " --compile-bytecode" if extras else ""
         return (
-            f"uv pip install --quiet --python {self.venv}/bin/python"
-            f" --constraint {self.lock} --editable {spec}"
+            f"uv pip install --quiet --python {self.venv}/bin/python{flag}"
+            f" --constraint {self.lock} --editable {self.root}{extras}"
         )
 
 
 def test_run_installs_the_runtime_only_into_a_new_venv_without_pip(tmp_path: Path) -> None:
     clone = Clone(tmp_path)
-    assert clone.install("runtime") == [clone.uv_install(f"{clone.root}")]
+    assert clone.install("runtime") == [clone.uv_install()]
     assert (clone.venv / "bin" / "python").exists()
     assert not (clone.venv / "bin" / "pip").exists()
     assert clone.install("runtime") == []
@@ -72,14 +73,14 @@ def test_test_after_run_adds_the_extras_and_run_after_test_installs_nothing(
 ) -> None:
     clone = Clone(tmp_path)
     clone.install("runtime")
-    assert clone.install("test") == [clone.uv_install(f"{clone.root}[test]")]
+    assert clone.install("test") == [clone.uv_install("[test]")]
     assert clone.install("test") == []
     assert clone.install("runtime") == []
 
 
 def test_run_after_test_in_a_fresh_clone_installs_nothing(tmp_path: Path) -> None:
     clone = Clone(tmp_path)
-    assert clone.install("test") == [clone.uv_install(f"{clone.root}[test]")]
+    assert clone.install("test") == [clone.uv_install("[test]")]
     assert clone.install("runtime") == []
 
 
@@ -88,11 +89,11 @@ def test_a_changed_lock_or_pyproject_installs_again(tmp_path: Path) -> None:
     clone.install("test")
     with clone.lock.open("a") as lock:
         lock.write("six==1.17.0\n")
-    assert clone.install("runtime") == [clone.uv_install(f"{clone.root}")]
-    assert clone.install("test") == [clone.uv_install(f"{clone.root}[test]")]
+    assert clone.install("runtime") == [clone.uv_install()]
+    assert clone.install("test") == [clone.uv_install("[test]")]
     with (clone.root / "pyproject.toml").open("a") as pyproject:
         pyproject.write("\n# changed\n")
-    assert clone.install("test") == [clone.uv_install(f"{clone.root}[test]")]
+    assert clone.install("test") == [clone.uv_install("[test]")]
     assert clone.install("runtime") == []
 
 
