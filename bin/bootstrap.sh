@@ -26,7 +26,9 @@ find_python() {
 # copy per user, so that a fresh clone or a new .venv does not download it again.
 find_uv() {
     pin=$(grep '^uv==' "$LOCK") || return 1
-    home="${XDG_CACHE_HOME:-$HOME/.cache}/userdir/uv-${pin#uv==}"
+    cache=${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}
+    [ -n "$cache" ] || return 1
+    home="$cache/userdir/uv-${pin#uv==}"
     if [ ! -x "$home/bin/uv" ]; then
         py=$(find_python 2>/dev/null) || return 1
         mkdir -p "$(dirname -- "$home")" || return 1
