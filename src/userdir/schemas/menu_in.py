@@ -13,19 +13,19 @@ MAX_DOCUMENT_ITEMS = 20_000
 MAX_DOCUMENT_LINKS = 100_000
 
 
-def Name(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
+def Name(**kwargs: Any) -> fields.String:  # reads like a field class
     return fields.String(validate=[validate.Length(1, 200), no_nul], **kwargs)
 
 
-def Description(**kwargs: Any) -> fields.String:  # noqa: N802
+def Description(**kwargs: Any) -> fields.String:
     return fields.String(allow_none=True, validate=[validate.Length(max=10_000), no_nul], **kwargs)
 
 
-def Count(**kwargs: Any) -> fields.Integer:  # noqa: N802
+def Count(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(0, INT_MAX), **kwargs)
 
 
-def Currency(**kwargs: Any) -> fields.String:  # noqa: N802
+def Currency(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=validate.Regexp(r"^[A-Z]{3}\Z", error="An ISO 4217 code such as USD."),
         # The same rule in a portable (ECMA-262) pattern: "$" alone would let a final

@@ -18,7 +18,7 @@ def no_nul(value: str) -> None:
         raise ValidationError("Must not contain NUL characters.")
 
 
-def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
+def Text(**kwargs: Any) -> fields.String:  # reads like a field class
     """A query-string text value: bounded length, no NUL (PostgreSQL cannot store one)."""
     return fields.String(validate=[validate.Length(max=MAX_PARAM_LENGTH), no_nul], **kwargs)
 
