@@ -65,7 +65,7 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
         return
     request.getfixturevalue("postgresql_url")  # skips or fails like the other PG tests
     name = f"{services.pg_database_name()}_empty"
-    await services._admin(f'CREATE DATABASE "{name}"')  # our own name, not user input
+    await services._admin(services.create_database_sql(name))
     base = services.PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     try:
         yield f"{base}/{name}"

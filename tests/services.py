@@ -48,6 +48,21 @@ def pg_database_name() -> str:
     return f"userdir_test_{RUN_ID}"
 
 
+# The suite's databases never inherit the server's locale: the users' text columns compare in
+# code point order by their own collation ("C", see migration 0005), and the database's own
+# collation and character classes (pg_trgm's word characters, ILIKE on other columns) are
+# pinned here so the tested behaviour is the same on every server.
+TEST_COLLATION = "C.UTF-8"
+
+
+def create_database_sql(name: str) -> str:
+    """CREATE DATABASE for the suite's database `name` (ours, never user input)."""
+    return (
+        f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+        f"LC_COLLATE '{TEST_COLLATION}' LC_CTYPE '{TEST_COLLATION}'"
+    )
+
+
 async def _admin(sql: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     try:
@@ -60,7 +75,7 @@ def create_pg_database() -> str:
     """Create this run's database; returns its SQLAlchemy URL."""
     name = pg_database_name()
     try:
-        run_async(lambda: _admin(f'CREATE DATABASE "{name}"'))  # name is ours, not user input
+        run_async(lambda: _admin(create_database_sql(name)))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         unavailable(f"PostgreSQL at {PG_ADMIN_DSN}", exc)
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
