@@ -27,6 +27,17 @@ def ascii_lower(value: str) -> str:
     return value.translate(_ASCII_FOLD)
 
 
+def like_pattern(value: str, *, prefix: bool = False) -> str:
+    """A LIKE pattern matching `value` literally, as a substring (or a prefix).
+
+    Built here and bound whole (never `'%' || :value`), so the planner sees the pattern itself:
+    a constant prefix becomes an index range, a constant substring a trigram search. The escape
+    character is PostgreSQL's default, the backslash.
+    """
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%" if prefix else f"%{escaped}%"
+
+
 def _match(column: Any, operator: str, value: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "sqlite":
         # SQLite's LIKE ignores ASCII case; instr() compares exactly and has no wildcards.
@@ -35,11 +46,14 @@ def _match(column: Any, operator: str, value: str, dialect: str) -> ColumnElemen
         position = func.instr(column, value)
         return position == 1 if operator == "startswith" else position > 0
     if operator == "icontains":
+        pattern = like_pattern(ascii_lower(value))
+        # ILIKE is what a trigram index serves; it folds at least A-Z (exactly A-Z under the
+        # columns' "C" collation), so it finds a superset, and the ASCII fold decides.
         folded = func.translate(column, _UPPER, _UPPER.lower())
-        return folded.contains(ascii_lower(value), autoescape=True)
+        return and_(column.ilike(pattern), folded.like(pattern))
     if operator == "startswith":
-        return column.startswith(value, autoescape=True)  # type: ignore[no-any-return]
-    return column.contains(value, autoescape=True)  # type: ignore[no-any-return]
+        return column.like(like_pattern(value, prefix=True))  # type: ignore[no-any-return]
+    return column.like(like_pattern(value))  # type: ignore[no-any-return]
 
 
 def condition(where: Filter, dialect: str) -> ColumnElement[bool]:
