@@ -8,11 +8,12 @@ from aiohttp import web
 
 from userdir.cache import cache_ctx
 from userdir.config import Settings
+from userdir.counts import Counts
 from userdir.db import database_ctx
 from userdir.deadlines import deadlines_ctx
 from userdir.errors import error_middleware, on_prepare
 from userdir.invalidation import versions_ctx
-from userdir.keys import SETTINGS
+from userdir.keys import COUNTS, SETTINGS
 from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
 from userdir.ratelimit import setup_rate_limit
@@ -26,6 +27,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
+    app[COUNTS] = Counts()
     # In this order: the versions' watcher needs the database; all stop in reverse.
     app.cleanup_ctx.extend([deadlines_ctx, database_ctx, versions_ctx, cache_ctx])
     app.on_response_prepare.append(on_prepare)

@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from userdir.cache import Cache
     from userdir.config import Settings
+    from userdir.counts import Counts
     from userdir.db import Database
     from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
@@ -20,4 +21,5 @@ VERSIONS: web.AppKey[Versions] = web.AppKey("versions")
 CACHE: web.AppKey[Cache] = web.AppKey("cache")
 DEADLINES: web.AppKey[Deadlines] = web.AppKey("deadlines")
 RATE_LIMIT: web.AppKey[RateLimit] = web.AppKey("rate_limit")
+COUNTS: web.AppKey[Counts] = web.AppKey("counts")
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi")

@@ -8,6 +8,7 @@ from userdir import cached, parse, users_page
 from userdir.datasets import USERS
 from userdir.db import reader
 from userdir.handlers.users_export import export_csv
+from userdir.keys import COUNTS
 from userdir.negotiation import negotiate
 from userdir.queries import users
 from userdir.responses import json_response
@@ -23,7 +24,7 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     if (hit := await cached.lookup(request, key)) is not None:
         return hit
     async with reader(request, key) as snapshot:
-        page = await users.page(snapshot.session, query)
+        page = await users.page(snapshot.session, query, request.app[COUNTS].at(snapshot.key))
     return await cached.store(
         request, snapshot.key, users_page.represent(request, query, page, representation)
     )

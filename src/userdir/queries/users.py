@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Executable
 
+from userdir.counts import NOT_KEPT, CountsAt
 from userdir.datasets import USERS
 from userdir.directory import Count, Filter, Page, SortKey, SortTerm, UserRow, UsersQuery
 from userdir.errors import NotFound
@@ -31,13 +32,13 @@ USER_TABLE = User.metadata.tables["users"]  # the Core table: reads and bulk wri
 
 
 def _selection(
-    session: AsyncSession,
+    dialect: str,
     filters: Sequence[Filter],
     order_by: Sequence[SortTerm],
     after: SortKey | None = None,
     before: SortKey | None = None,
 ) -> Select[Any]:
-    conditions = where(filters, dialect(session))
+    conditions = where(filters, dialect)
     if after is not None:
         conditions.append(keyset(order_by, after))
     if before is not None:
@@ -45,30 +46,41 @@ def _selection(
     return select(*USER_TABLE.c).where(*conditions)
 
 
-async def page(session: AsyncSession, query: UsersQuery) -> Page:
-    """One page, with the count the query asks for; with `before`, the rows just before that
-    key, still in order."""
+def page_statement(dialect: str, query: UsersQuery) -> Select[Any]:
+    """The statement of one page; with `before`, in reverse, so the rows nearest it come first."""
     size = query.pagination
-    stmt = (
-        _selection(session, query.filters, query.order_by, query.after_key, query.before_key)
+    return (
+        _selection(dialect, query.filters, query.order_by, query.after_key, query.before_key)
         .order_by(*order_clauses(query.order_by, reverse=query.backwards))
         .limit(size + 1)  # one more than asked tells whether another page follows
         .offset((query.page_number - 1) * size)
     )
+
+
+async def page(session: AsyncSession, query: UsersQuery, counts: CountsAt = NOT_KEPT) -> Page:
+    """One page, with the count the query asks for (taken from `counts` when known there);
+    with `before`, the rows just before that key, still in order."""
+    size = query.pagination
+    stmt = page_statement(dialect(session), query)
     result = await (await session.connection()).execute(stmt)
     rows = [UserRow(*row) for row in result.all()]
     more = len(rows) > size
     rows = rows[:size]
     if query.backwards:
         rows.reverse()
-    total = None if query.count == "none" else await count(session, query.filters, query.count)
+    total = None
+    if query.count != "none":
+        total = counts.get(query.filters, query.count)
+        if total is None:
+            total = await count(session, query.filters, query.count)
+            counts.put(query.filters, query.count, total)
     return Page(tuple(rows), more, total)
 
 
 async def stream(session: AsyncSession, query: UsersQuery) -> AsyncIterator[UserRow]:
     """Every matching row from `after` on, through a server-side cursor in batches."""
     stmt = (
-        _selection(session, query.filters, query.order_by, query.after_key)
+        _selection(dialect(session), query.filters, query.order_by, query.after_key)
         .order_by(*order_clauses(query.order_by))
         .execution_options(yield_per=EXPORT_BATCH)
     )
@@ -76,7 +88,8 @@ async def stream(session: AsyncSession, query: UsersQuery) -> AsyncIterator[User
         yield UserRow(*row)
 
 
-async def _planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
+async def plan(session: AsyncSession, stmt: Select[Any]) -> Any:
+    """PostgreSQL's plan of `stmt` (EXPLAIN, FORMAT JSON), planned for its bound values."""
     compiled = stmt.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
@@ -84,9 +97,8 @@ async def _planner_estimate(session: AsyncSession, stmt: Select[Any]) -> int:
     params = tuple(compiled.params[name] for name in compiled.positiontup or ())
     connection = await session.connection()
     result = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
-    plan = result.scalar_one()
-    data = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
-    return int(data[0]["Plan"]["Plan Rows"])
+    found = result.scalar_one()
+    return orjson.loads(found) if isinstance(found, str | bytes) else found
 
 
 async def count(session: AsyncSession, filters: Sequence[Filter], mode: str) -> Count:
@@ -97,7 +109,7 @@ async def count(session: AsyncSession, filters: Sequence[Filter], mode: str) -> 
     if mode == "exact" or dialect(session) != "postgresql":
         total = await connection.scalar(select(func.count()).select_from(matching.subquery()))
         return Count(int(total or 0), True)
-    estimate = await _planner_estimate(session, matching)
+    estimate = int((await plan(session, matching))[0]["Plan"]["Plan Rows"])
     if estimate > EXACT_COUNT_LIMIT:
         return Count(estimate, False)
     bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()

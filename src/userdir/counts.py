@@ -1,0 +1,68 @@
+"""Counts of the users directory, remembered per data version: one count per (version, filters,
+mode) per process, so a page missed by the response cache runs only its page query.
+
+Every write to users bumps the version in the same transaction, so a snapshot that shows a
+version shows the rows of that version: the same filters count the same there, exactly or by
+an estimate that was fair when taken. A new version simply misses; old entries age out of the
+bounded LRU. Concurrent first misses may each count once: a count is never waited for.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from userdir.datasets import CacheKey
+from userdir.directory import Count, Filter
+
+# Entries are small (the filters and two numbers); a URL bounds the filters to a few KB, so
+# even the worst case stays within a few MB.
+COUNTS_KEPT = 1024
+
+_Key = tuple[int, tuple[Filter, ...], str]
+
+
+class Counts:
+    def __init__(self, kept: int = COUNTS_KEPT) -> None:
+        self.kept = kept
+        self._entries: OrderedDict[_Key, Count] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def at(self, key: CacheKey | None) -> CountsAt:
+        """The counts at the data version `key` names; None (no version known): none kept."""
+        return CountsAt(self if key is not None else None, 0 if key is None else key.version)
+
+    def get(self, key: _Key) -> Count | None:
+        count = self._entries.get(key)
+        if count is not None:
+            self._entries.move_to_end(key)
+        return count
+
+    def put(self, key: _Key, count: Count) -> None:
+        self._entries[key] = count
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.kept:
+            self._entries.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CountsAt:
+    """What a page query asks: the count of these filters in this mode, at one version."""
+
+    counts: Counts | None
+    version: int
+
+    def get(self, filters: Sequence[Filter], mode: str) -> Count | None:
+        if self.counts is None:
+            return None
+        return self.counts.get((self.version, tuple(filters), mode))
+
+    def put(self, filters: Sequence[Filter], mode: str, count: Count) -> None:
+        if self.counts is not None:
+            self.counts.put((self.version, tuple(filters), mode), count)
+
+
+NOT_KEPT = CountsAt(None, 0)
