@@ -71,9 +71,10 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-def create_pg_database() -> str:
-    """Create this run's database; returns its SQLAlchemy URL."""
-    name = pg_database_name()
+def create_pg_database(suffix: str = "") -> str:
+    """Create this run's database (or another one of this run's, named by `suffix`);
+    returns its SQLAlchemy URL."""
+    name = pg_database_name() + suffix
     try:
         run_async(lambda: _admin(create_database_sql(name)))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
@@ -82,8 +83,9 @@ def create_pg_database() -> str:
     return f"{base}/{name}"
 
 
-def drop_pg_database() -> None:
-    run_async(lambda: _admin(f'DROP DATABASE IF EXISTS "{pg_database_name()}" WITH (FORCE)'))
+def drop_pg_database(suffix: str = "") -> None:
+    name = pg_database_name() + suffix
+    run_async(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def check_redis() -> str:
