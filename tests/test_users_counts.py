@@ -1,0 +1,74 @@
+"""A /users count is taken once per data version, filters and mode, and never outlives its
+version."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.helpers import count_statements, eventually
+from tests.user_rows import user_rows
+from userdir.counts import Counts
+from userdir.datasets import USERS, CacheKey
+from userdir.directory import Count, Filter
+from userdir.keys import COUNTS, DATABASE
+from userdir.queries.users import upsert_users
+
+ROWS = user_rows()
+USER_ROWS = sum(1 for r in ROWS if r["type"] == "User")
+
+
+def is_count(statement: str) -> bool:
+    return "count(" in statement or statement.startswith("EXPLAIN")
+
+
+async def total(client: TestClient, query: str) -> tuple[int, list[str]]:
+    with count_statements(client.server.app[DATABASE].primary.engine) as statements:
+        async with client.get(f"/users?{query}") as response:
+            assert response.status == 200
+            assert response.headers["X-Cache"] == "MISS"
+            value = int(response.headers["X-Total-Count"])
+    return value, [s for s in statements if is_count(s)]
+
+
+async def test_a_count_is_taken_once_per_version(
+    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker.begin() as session:
+        await upsert_users(session, ROWS)
+    value, counted = await total(client, "type=User&pagination=2")
+    assert value == USER_ROWS and counted != []
+    # Other pages of the same filters: not cached as responses, but their count is known.
+    for page in (2, 3):
+        assert await total(client, f"type=User&pagination=2&page_number={page}") == (USER_ROWS, [])
+    # Another mode or other filters are counts of their own.
+    assert (await total(client, "type=User&pagination=2&count=exact"))[1] != []
+    assert (await total(client, "type=Bot&pagination=2"))[1] != []
+    assert len(client.server.app[COUNTS]) == 3
+
+    async with sessionmaker.begin() as session:
+        await upsert_users(session, [{**ROWS[0], "id": 1, "username": "new", "type": "User"}])
+
+    async def recounted() -> bool:
+        value, counted = await total(client, "type=User&pagination=2&page_number=4")
+        return value == USER_ROWS + 1 and counted != []
+
+    await eventually(recounted)
+
+
+def test_counts_keep_the_most_recently_used() -> None:
+    counts = Counts(kept=2)
+    at_1, at_2 = counts.at(CacheKey(USERS, 1, "")), counts.at(CacheKey(USERS, 2, ""))
+    users, bots = (Filter("type", "eq", "User"),), (Filter("type", "eq", "Bot"),)
+    at_1.put(users, "estimated", Count(5, True))
+    at_1.put(bots, "estimated", Count(2, True))
+    assert at_1.get(users, "estimated") == Count(5, True)  # now the most recently used
+    at_2.put(users, "estimated", Count(6, True))  # evicts bots at version 1
+    assert at_1.get(bots, "estimated") is None
+    assert at_1.get(users, "estimated") == Count(5, True)
+    assert at_2.get(users, "estimated") == Count(6, True)
+    assert at_2.get(users, "exact") is None
+    # Without a version nothing is kept: a count could not be told apart from a newer one.
+    unversioned = counts.at(None)
+    unversioned.put(bots, "exact", Count(1, True))
+    assert unversioned.get(bots, "exact") is None and len(counts) == 2
