@@ -36,6 +36,13 @@ def serving_options(settings: Settings) -> dict[str, Any]:
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
     connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    if not settings.db_pgbouncer and settings.db_statement_timeout > 0:
+        # Every statement of every connection is bounded from its start, so a read needs no
+        # transaction to carry the bound (writes lift it: userdir.db.sessions.writer).
+        # PgBouncer refuses start-up parameters it does not track: there the bound is set in
+        # each read transaction instead.
+        millis = str(int(settings.db_statement_timeout * 1000))
+        connect_args["server_settings"] = {"statement_timeout": millis}
     if settings.db_pgbouncer:
         connect_args.update(
             statement_cache_size=0,  # asyncpg's own cache
