@@ -57,7 +57,7 @@ def serving_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
