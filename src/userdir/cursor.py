@@ -14,11 +14,10 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
-from userdir.directory import SortKey, SortTerm
+from userdir.directory import SortKey, SortTerm, Value
 
 SIGNATURE_BYTES = 16
 
@@ -54,7 +53,7 @@ def _sign(secret: bytes, bound_to: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, bound_to + b"\n" + payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
 
 
-def encode_cursor(secret: bytes, bound_to: bytes, key: Sequence[Any]) -> str:
+def encode_cursor(secret: bytes, bound_to: bytes, key: Sequence[Value]) -> str:
     payload = orjson.dumps(list(key))
     return f"{_b64(payload)}.{_b64(_sign(secret, bound_to, payload))}"
 
