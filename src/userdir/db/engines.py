@@ -31,18 +31,28 @@ def _statement_name() -> str:
     return f"__userdir_{uuid.uuid4().hex}__"
 
 
+def server_settings(settings: Settings) -> dict[str, str]:
+    """PostgreSQL settings of every serving connection, sent when it opens."""
+    # The service's statements are short and indexed; JIT compiling pays only for long
+    # analytic queries, and a recursive CTE's row estimate (millions, where a menu walk reads
+    # a few links) would set it off: 180 ms of compiling for a 1 ms query.
+    options = {"jit": "off"}
+    if settings.db_statement_timeout > 0:
+        # Every statement is bounded from its start, so a read needs no transaction to carry
+        # the bound (writes lift it: userdir.db.sessions.writer).
+        options["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
+    return options
+
+
 def serving_options(settings: Settings) -> dict[str, object]:
     """Pool and driver settings of the serving engines: every wait is bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
     connect_args: dict[str, object] = {"timeout": settings.db_connect_timeout}
-    if not settings.db_pgbouncer and settings.db_statement_timeout > 0:
-        # Every statement of every connection is bounded from its start, so a read needs no
-        # transaction to carry the bound (writes lift it: userdir.db.sessions.writer).
-        # PgBouncer refuses start-up parameters it does not track: there the bound is set in
-        # each read transaction instead.
-        millis = str(int(settings.db_statement_timeout * 1000))
-        connect_args["server_settings"] = {"statement_timeout": millis}
+    if not settings.db_pgbouncer:
+        # PgBouncer refuses start-up parameters it does not track: behind it, the bound is set
+        # in each read transaction and JIT is the role's setting (README: PgBouncer).
+        connect_args["server_settings"] = server_settings(settings)
     if settings.db_pgbouncer:
         connect_args.update(
             statement_cache_size=0,  # asyncpg's own cache
