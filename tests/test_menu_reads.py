@@ -14,6 +14,7 @@ from tests.menu_api import flat_menu
 from userdir.graph import nest
 from userdir.keys import DATABASE
 from userdir.models import Item, Restaurant, item_modifier
+from userdir.queries.menu import nested_totals
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEM_OUT, RESTAURANT_DETAIL_OUT, RESTAURANTS_OUT
 
 
@@ -134,17 +135,70 @@ async def test_shared_modifiers_nest_fully_within_the_budget(
 
 
 @pytest.mark.parametrize("size", [10, 1000])
-@pytest.mark.parametrize("path", ["/restaurant/1/item?format=flat", "/restaurant/1/item/1?depth=8"])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # data version (cache key), restaurant, then the whole document in one statement
+        ("/restaurant/1/item?format=flat", 3),
+        ("/restaurant/1/item/1?format=flat", 3),
+        # ... or the rendering's size, then the subtree's items and links
+        ("/restaurant/1/item/1?depth=8", 5),
+    ],
+)
 async def test_statement_count_is_constant(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], size: int, path: str
+    client: TestClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    size: int,
+    path: str,
+    expected: int,
 ) -> None:
     await make_layers(sessionmaker, width=size // 5, layers=5, fanout=2)
     engine = client.server.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         await get_json(client, path)
-    # data version (cache key), restaurant, items, links: the same four at any size
-    assert len(statements) == 4, statements
+    assert len(statements) == expected, statements
     assert all(s.lstrip().upper().startswith(("SELECT", "WITH")) for s in statements)
+
+
+async def test_a_refusal_does_not_load_the_menu_and_is_remembered(
+    make_client: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await make_layers(sessionmaker, width=40, layers=5)  # 200 items, 6,400 links
+    client: TestClient = await make_client(max_nested_nodes=10_000, cache_ttl=0)
+    engine = client.server.app[DATABASE].primary.engine
+    with count_statements(engine) as statements:
+        await get_json(client, "/restaurant/1/item?depth=3", expected_status=400)
+    # data version, restaurant, the rendering's size: no item or link row is read
+    assert len(statements) == 3, statements
+    assert not any("item.name" in s or "item_modifier.position" in s for s in statements)
+    for path in ("/restaurant/1/item?depth=3", "/restaurant/1/item?depth=2"):
+        with count_statements(engine) as statements:
+            problem = await get_json(client, path, expected_status=400)
+        assert statements == []  # decided from the sizes counted at this data version
+        assert problem["errors"][0]["allowed"] == ["0..1"]
+    with count_statements(engine) as statements:
+        await get_json(client, "/restaurant/1/item/1?depth=3", expected_status=400)
+    assert len(statements) == 3, statements  # one item's size is counted on its own
+    await get_json(client, "/restaurant/1/item/1?depth=1")  # 41 entries: within the budget
+
+
+@pytest.mark.parametrize("root", [None, 1, 4])
+async def test_counted_sizes_match_the_rendering(
+    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], root: int | None
+) -> None:
+    await make_layers(sessionmaker, width=3, layers=4, fanout=2)
+    path = "/restaurant/1/item" if root is None else f"/restaurant/1/item/{root}"
+    async with sessionmaker() as session:
+        totals = await nested_totals(session, restaurant_id=1, root=root, depth=4, budget=1_000_000)
+    rendered = []
+    for depth in range(5):
+        data = await get_json(client, f"{path}?depth={depth}")
+        rendered.append(sum(map(count_nodes, data if root is None else [data])))
+    assert totals == rendered
+    async with sessionmaker() as session:
+        cut = await nested_totals(session, restaurant_id=1, root=root, depth=4, budget=rendered[1])
+    # Counting stops at the first depth past the budget: deeper ones can only be larger.
+    assert cut == rendered[:3]
 
 
 def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:

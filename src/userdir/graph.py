@@ -20,27 +20,6 @@ def children_of(links: Iterable[Row]) -> dict[int, list[Row]]:
     return dict(children)
 
 
-def nested_size(
-    roots: Sequence[int], children: Mapping[int, Sequence[Row]], depth: int, budget: int
-) -> list[int]:
-    """Node counts of the nested rendering at depth 0, 1, ... up to `depth`, stopping once
-    past `budget`: with shared modifiers the count multiplies at each level.
-
-    On a graph with a cycle this over-counts (rendering stops at a repeat): a safe bound.
-    """
-    size = dict.fromkeys(children.keys() | set(roots), 1)
-    totals = [len(roots)]
-    for _ in range(depth):
-        if totals[-1] > budget:
-            break
-        size = {
-            item: 1 + sum(size.get(link["modifier_id"], 1) for link in children.get(item, ()))
-            for item in size
-        }
-        totals.append(sum(size[root] for root in roots))
-    return totals
-
-
 def nest(
     items: Sequence[Row], links: Iterable[Row], *, depth: int, roots: Sequence[int] | None = None
 ) -> list[dict[str, Any]]:
