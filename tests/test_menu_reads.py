@@ -207,3 +207,21 @@ def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:
     links = [{"item_id": 1, "modifier_id": 1, **attributes}]
     (node,) = nest([{"id": 1, "name": "loop"}], links, depth=3)
     assert node["truncated"] is True and node["modifiers"] == []
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize(
+    "path", ["/restaurant/1/item?format=flat", "/restaurant/1/item?depth=2", "/restaurant/1/item/2"]
+)
+async def test_an_unchanged_menu_revalidates_without_the_database(
+    client: TestClient, path: str
+) -> None:
+    async with client.get(path) as response:
+        assert response.status == 200
+        etag = response.headers["ETag"]
+    engine = client.server.app[DATABASE].primary.engine
+    with count_statements(engine) as statements:
+        async with client.get(path, headers={"If-None-Match": etag}) as response:
+            assert response.status == 304 and response.headers["ETag"] == etag
+            assert await response.read() == b""
+    assert statements == []
