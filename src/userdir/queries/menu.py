@@ -137,12 +137,7 @@ async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
 
 def _json_array(session: AsyncSession, rows: Subquery) -> Any:
     """One JSON array text of the subquery's rows, as objects keyed by column name."""
-    if dialect(session) == "postgresql":
-        # The subquery is already sorted and PostgreSQL aggregates a sorted subquery in its
-        # order; an ORDER BY inside json_agg would sort the 50,000 links a second time
-        # (PostgreSQL 15 does not reuse presorted input), nearly doubling the query's time.
-        array = func.json_agg(rows.table_valued())
-    else:
+    if dialect(session) == "sqlite":
         # SQLite keeps the subquery's order; json() turns 0/1 into false/true.
         pairs = []
         for column in rows.c:
@@ -151,7 +146,14 @@ def _json_array(session: AsyncSession, rows: Subquery) -> Any:
                 value = func.json(case((column, "true"), else_="false"))
             pairs += [literal(column.name), value]
         array = func.json_group_array(func.json_object(*pairs))
-    return select(func.coalesce(cast(array, Text), "[]")).scalar_subquery()
+        return select(func.coalesce(cast(array, Text), "[]")).scalar_subquery()
+    # The subquery is already sorted and PostgreSQL aggregates a sorted subquery in its
+    # order; an ORDER BY inside the aggregate would sort the 50,000 links a second time
+    # (PostgreSQL 15 does not reuse presorted input), nearly doubling the query's time.
+    # Objects joined by "," rather than json_agg, which puts ", \n " between them: the same
+    # JSON, 3% smaller, written as SQLite and orjson write it.
+    objects = func.string_agg(cast(func.row_to_json(rows.table_valued()), Text), ",")
+    return select(literal("[") + func.coalesce(objects, "") + literal("]")).scalar_subquery()
 
 
 async def _flat_json(
