@@ -6,6 +6,8 @@ stops the servers and drops the database. Bounded: every request and step has a 
 
     .venv/bin/python bench/menu_bench.py [--requests 40] [--json bench/results/menu.json]
 
+Ends with the rows that have a goal: their p50 beside the goal (GOALS), and whether it is met.
+
 BENCH_POSTGRES_DSN overrides postgresql://postgres@127.0.0.1:5432/postgres (127.0.0.1 only).
 """
 
@@ -29,6 +31,14 @@ from userdir.db import create_engine, create_sessionmaker
 from userdir.models import Item, Restaurant, item_modifier
 
 ITEMS, LINKS, DEPTH = 10_000, 50_000, 8
+# p50 ceilings in ms, by (server run, request): the rows this benchmark is judged on.
+GOALS = {
+    ("no_cache", "flat"): 100.0,
+    ("no_cache", "nested_depth3"): 5.0,  # refused: over MAX_NESTED_NODES
+    ("cache", "nested_depth3"): 5.0,
+    ("no_cache", "item_depth8_flat"): 30.0,
+    ("no_cache", "nested_depth1"): 300.0,
+}
 
 
 def generate(seed: int = 5) -> tuple[list[int], list[tuple[int, int]]]:
@@ -129,6 +139,11 @@ async def run(requests: int) -> dict[str, Any]:
                         result = await measure(session, base + path, count)
                         results[f"{label}.{name}"] = result
                         print(f"{label:9} {name:17} {orjson.dumps(result).decode()}", flush=True)
+    print("\ngoals (p50):")
+    for (label, name), goal in GOALS.items():
+        p50 = results[f"{label}.{name}"]["p50_ms"]
+        verdict = "met" if p50 <= goal else "MISSED"
+        print(f"  {label:9} {name:17} {p50:8.1f} ms  goal <= {goal:g} ms  {verdict}", flush=True)
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -225,3 +226,54 @@ async def test_an_unchanged_menu_revalidates_without_the_database(
             assert response.status == 304 and response.headers["ETag"] == etag
             assert await response.read() == b""
     assert statements == []
+
+
+def reference_nest(
+    items: list[dict[str, Any]], links: list[dict[str, Any]], depth: int
+) -> list[dict[str, Any]]:
+    """Nesting as its definition says, node by node with the path from the root."""
+    by_id = {item["id"]: item for item in items}
+    kids_of: dict[int, list[dict[str, Any]]] = {}
+    for link in sorted(links, key=lambda k: (k["position"], k["modifier_id"])):
+        kids_of.setdefault(link["item_id"], []).append(link)
+
+    def render(item_id: int, remaining: int, path: frozenset[int], link: Any) -> dict[str, Any]:
+        node = dict(by_id[item_id])
+        if link is not None:
+            node["link"] = {
+                k: link[k] for k in ("position", "min_select", "max_select", "price_cents")
+            }
+        kids = kids_of.get(item_id, [])
+        shown = (
+            [] if remaining == 0 else [k for k in kids if k["modifier_id"] not in path | {item_id}]
+        )
+        node["truncated"] = len(shown) < len(kids)
+        node["modifiers"] = [
+            render(k["modifier_id"], remaining - 1, path | {item_id}, k) for k in shown
+        ]
+        return node
+
+    return [render(item_id, depth, frozenset(), None) for item_id in by_id]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_nesting_shares_subtrees_yet_matches_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    count = rng.randint(1, 9)
+    items = [{"id": i, "name": f"i{i}"} for i in range(1, count + 1)]
+    pairs = {(rng.randint(1, count), rng.randint(1, count)) for _ in range(rng.randint(0, 20))}
+    if seed % 2:  # acyclic: links only to higher ids
+        pairs = {(a, b) for a, b in pairs if a < b}
+    links = [
+        {
+            "item_id": a,
+            "modifier_id": b,
+            "position": rng.randint(0, 3),
+            "min_select": 0,
+            "max_select": None,
+            "price_cents": rng.choice([None, 50]),
+        }
+        for a, b in sorted(pairs)
+    ]
+    for depth in range(5):
+        assert nest(items, links, depth=depth) == reference_nest(items, links, depth)
