@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import count_statements, get_json
 from tests.menu_api import flat_menu
-from userdir.graph import nest
+from userdir.graph import json_list, nest
 from userdir.keys import DATABASE
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.menu import nested_totals
@@ -206,7 +207,7 @@ def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:
     # The database refuses self-links; the renderer must still never cut a branch unmarked.
     attributes = {"position": 0, "min_select": 0, "max_select": None, "price_cents": None}
     links = [{"item_id": 1, "modifier_id": 1, **attributes}]
-    (node,) = nest([{"id": 1, "name": "loop"}], links, depth=3)
+    (node,) = map(orjson.loads, nest([{"id": 1, "name": "loop"}], links, depth=3))
     assert node["truncated"] is True and node["modifiers"] == []
 
 
@@ -276,4 +277,5 @@ def test_nesting_shares_subtrees_yet_matches_the_definition(seed: int) -> None:
         for a, b in sorted(pairs)
     ]
     for depth in range(5):
-        assert nest(items, links, depth=depth) == reference_nest(items, links, depth)
+        rendered = orjson.loads(json_list(nest(items, links, depth=depth)))
+        assert rendered == reference_nest(items, links, depth)

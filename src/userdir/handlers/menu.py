@@ -5,16 +5,16 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir import cached, parse
+from userdir import cached, gc_pause, parse
 from userdir.cached import Representation
 from userdir.datasets import CacheKey, menu
 from userdir.db import reader
 from userdir.errors import BadRequest
-from userdir.graph import nest
+from userdir.graph import json_list, nest
 from userdir.keys import NESTED_SIZES, SETTINGS
 from userdir.nested_sizes import Totals
 from userdir.queries import menu as queries
-from userdir.responses import JSON, dumps
+from userdir.responses import JSON
 from userdir.schemas.menu import MenuQuery, menu_query_schema
 
 
@@ -83,7 +83,8 @@ async def list_items(request: web.Request) -> web.Response:
             await check_size(request, snapshot.key, nesting, session)
             items = await queries.list_items(session, restaurant_id=restaurant_id)
             links = await queries.list_links(session, restaurant_id=restaurant_id)
-            body = dumps(nest(items, links, depth=query.depth))
+            with gc_pause.paused():
+                body = json_list(nest(items, links, depth=query.depth))
     return await cached.store(request, snapshot.key, Representation(body, JSON))
 
 
@@ -113,5 +114,6 @@ async def get_item(request: web.Request) -> web.Response:
             subtree = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": query.depth}
             items = await queries.list_subtree_items(session, **subtree)
             links = await queries.list_subtree_links(session, **subtree)
-            body = dumps(nest(items, links, depth=query.depth, roots=[item_id])[0])
+            with gc_pause.paused():
+                (body,) = nest(items, links, depth=query.depth, roots=[item_id])
     return await cached.store(request, snapshot.key, Representation(body, JSON))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Boolean, Select, Subquery, Text, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from userdir import gc_pause
 from userdir.errors import NotFound
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries import dialect
@@ -39,7 +40,8 @@ async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[R
     result = await (await session.connection()).execute(stmt)
     # str(): reserved words ("position") come back as quoted_name, which orjson refuses.
     keys = [str(key) for key in result.keys()]
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+    with gc_pause.paused():
+        return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 async def get_restaurant(
