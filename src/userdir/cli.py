@@ -111,7 +111,7 @@ def seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def reset_database(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await migrations.reset(engine)
         async with create_sessionmaker(engine).begin() as session:
@@ -122,7 +122,7 @@ async def reset_database(settings: Settings) -> None:
 
 
 async def upgrade_database(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await migrations.upgrade(engine)
     finally:

@@ -28,20 +28,24 @@ FILE_PAGE = 1000  # records per transaction when loading a file
 PREFETCH = 3  # pages read ahead of the one being written: smooths latency, bounds the waste
 
 
-def create_seed_engine(database_url: str) -> AsyncEngine:
+def create_seed_engine(database_url: str, *, pgbouncer: bool = False) -> AsyncEngine:
     """An engine for seeding: PostgreSQL commits return before their WAL reaches the disk.
 
     Seeding writes data that can be fetched again: a server crash may forget the commits of
     the last fraction of a second (whole pages only, never half of one), and the next run,
     resuming after the highest stored id, reads them again. It spares one disk flush per page,
-    the largest single cost of seeding into PostgreSQL.
+    the largest single cost of seeding into PostgreSQL. Through PgBouncer (pgbouncer=True)
+    it cannot be had: PgBouncer refuses a setting sent when connecting, and a SET would stay
+    on a server connection other clients share.
     """
     if make_url(database_url).get_backend_name() != "postgresql":
         return create_engine(database_url)
-    settings = {"server_settings": {"synchronous_commit": "off"}}
+    settings = {} if pgbouncer else {"server_settings": {"synchronous_commit": "off"}}
     # No ping before every page's checkout: a run is short, and a dropped connection fails
     # one page's transaction, which the next run reads again.
-    return create_engine(database_url, connect_args=settings, pool_pre_ping=False)
+    return create_engine(
+        database_url, pgbouncer=pgbouncer, connect_args=settings, pool_pre_ping=False
+    )
 
 
 class SeedError(Exception):

@@ -35,27 +35,30 @@ def serving_options(settings: Settings) -> dict[str, Any]:
     """Pool and driver settings of the serving engines: every wait is bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
-    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
-    if settings.db_pgbouncer:
-        connect_args.update(
-            statement_cache_size=0,  # asyncpg's own cache
-            prepared_statement_cache_size=0,  # SQLAlchemy's asyncpg adapter's cache
-            prepared_statement_name_func=_statement_name,
-        )
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_overflow,
         "pool_timeout": settings.db_pool_timeout,
-        "connect_args": connect_args,
+        "connect_args": {"timeout": settings.db_connect_timeout},
     }
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(database_url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An engine on SQLite or PostgreSQL. pgbouncer (DB_PGBOUNCER): the URL is a PgBouncer in
+    transaction pooling mode, so no prepared statement may outlive its transaction; every
+    engine of the service (serving, migrations, seeding) is made here and honours it."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if pgbouncer:
+        kwargs["connect_args"] = {
+            **kwargs.get("connect_args", {}),
+            "statement_cache_size": 0,  # asyncpg's own cache
+            "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg adapter's cache
+            "prepared_statement_name_func": _statement_name,
+        }
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     # No ping per checkout (a round trip on every request): a connection found dead is

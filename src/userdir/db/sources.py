@@ -31,7 +31,7 @@ class Source:
 
     @classmethod
     def create(cls, name: str, url: str, settings: Settings) -> Self:
-        engine = create_engine(url, **serving_options(settings))
+        engine = create_engine(url, pgbouncer=settings.db_pgbouncer, **serving_options(settings))
         reading = engine
         if engine.dialect.name == "postgresql":
             # One snapshot for all of a response's queries; READ ONLY also keeps a read that
