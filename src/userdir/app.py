@@ -14,6 +14,7 @@ from userdir.deadlines import deadlines_ctx
 from userdir.errors import error_middleware, on_prepare
 from userdir.invalidation import versions_ctx
 from userdir.keys import COUNTS, SETTINGS
+from userdir.metrics import setup_metrics
 from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
 from userdir.ratelimit import setup_rate_limit
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(default=True),
     )
     setup_rate_limit(app)
+    setup_metrics(app)
     setup_routes(app)
     setup_pages(app)
     app.on_startup.append(build_openapi)

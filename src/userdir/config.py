@@ -67,6 +67,7 @@ class Settings:
     cursor_secret: str = field(default="", repr=False)
     # Proxies (nginx) whose X-Forwarded-For names the client (userdir.clients); none: the peer.
     trusted_proxies: tuple[Network, ...] = ()
+    metrics_token: str = field(default="", repr=False)  # GET /metrics; empty: no such route
 
 
 Number = TypeVar("Number", int, float)
@@ -221,4 +222,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         github_retries=_number(environ, "GITHUB_RETRIES", 5, 1, 100),
         cursor_secret=environ.get("CURSOR_SECRET", ""),
         trusted_proxies=_trusted_proxies(environ),
+        metrics_token=(environ.get("METRICS_TOKEN") or "").strip(),
     )

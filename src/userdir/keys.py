@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from userdir.db import Database
     from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
+    from userdir.metrics import Metrics
     from userdir.ratelimit import RateLimit
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -23,3 +24,4 @@ DEADLINES: web.AppKey[Deadlines] = web.AppKey("deadlines")
 RATE_LIMIT: web.AppKey[RateLimit] = web.AppKey("rate_limit")
 COUNTS: web.AppKey[Counts] = web.AppKey("counts")
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

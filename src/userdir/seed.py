@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.db import create_engine
 from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError
+from userdir.metrics import seed_counters
 from userdir.progress import SeedProgress
 from userdir.queries.users import max_user_id, upsert_users
 from userdir.schemas.github import load_github_user
@@ -101,14 +102,13 @@ def valid_rows(
         try:
             row = load_github_user(record)
         except ValidationError as exc:
-            report.skipped += 1
-            progress.warn(f"skipped {label}: {_describe(exc.messages)}")
+            _skip(report, progress, f"skipped {label}: {_describe(exc.messages)}")
             continue
         owner = owners.setdefault(row["username"], row["id"])
         if owner != row["id"]:
             # Two ids claiming one login on one page cannot both be stored (username is unique).
-            report.skipped += 1
-            progress.warn(f"skipped {label}: login {row['username']!r} is also id {owner}")
+            clash = f"login {row['username']!r} is also id {owner}"
+            _skip(report, progress, f"skipped {label}: {clash}")
             continue
         rows.append(row)
     return rows
@@ -139,9 +139,18 @@ async def store_page(
     _count(rows, report, progress)
 
 
+def _skip(report: SeedReport, progress: SeedProgress, message: str) -> None:
+    report.skipped += 1
+    seed_counters().users.labels("skipped").inc()
+    progress.warn(message)
+
+
 def _count(rows: list[dict[str, Any]], report: SeedReport, progress: SeedProgress) -> None:
     report.pages += 1
     report.stored += len(rows)
+    counters = seed_counters()
+    counters.pages.inc()
+    counters.users.labels("stored").inc(len(rows))
     if rows:
         report.last_id = max(report.last_id or 0, max(r["id"] for r in rows))
     progress.advance(len(rows), report.last_id)
