@@ -9,6 +9,7 @@ import asyncio
 import math
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import aiohttp
@@ -20,7 +21,8 @@ from tests.servers.load import LoadGenerator, run_load
 from tests.servers.postgres import PostgresCluster, fetchval
 from tests.servers.redis import RedisServer
 from tests.servers.standby import PostgresStandby
-from userdir.db import Replica
+from userdir.config import Settings
+from userdir.db import Database, Replica
 from userdir.invalidation import LISTENER
 from userdir.keys import DATABASE
 
@@ -288,3 +290,19 @@ async def test_a_lagging_replica_never_caches_old_rows_under_a_new_version(
     assert _replica(first).healthy and _replica(second).healthy  # still in use, behind
     assert old_names == 0
     await asyncio.to_thread(private_pg_standby.resume_replay)
+
+
+async def test_reads_are_spread_over_the_healthy_replicas_in_turn() -> None:
+    """No server needed: engines connect on first use, and none is used here."""
+    urls = tuple(f"postgresql+asyncpg://u@127.0.0.1:{port}/db" for port in (20001, 20002, 20003))
+    database = Database(Settings(database_url=urls[0], database_replica_urls=urls[1:]))
+    try:
+        first, second = database.replicas
+        assert [database.read_source() for _ in range(2)] == [database.primary] * 2
+        first.healthy = second.healthy = True
+        chosen = Counter(database.read_source().name for _ in range(100))
+        assert chosen == {first.name: 50, second.name: 50}
+        database.source_failed(first, ConnectionResetError())
+        assert {database.read_source().name for _ in range(10)} == {second.name}
+    finally:
+        await database.dispose()
