@@ -31,19 +31,27 @@ def _statement_name() -> str:
     return f"__userdir_{uuid.uuid4().hex}__"
 
 
-def serving_options(settings: Settings) -> dict[str, Any]:
+def serving_options(settings: Settings) -> dict[str, object]:
     """Pool and driver settings of the serving engines: every wait is bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
+    connect_args: dict[str, object] = {"timeout": settings.db_connect_timeout}
+    if not settings.db_pgbouncer and settings.db_statement_timeout > 0:
+        # Every statement of every connection is bounded from its start, so a read needs no
+        # transaction to carry the bound (writes lift it: userdir.db.sessions.writer).
+        # PgBouncer refuses start-up parameters it does not track: there the bound is set in
+        # each read transaction instead.
+        millis = str(int(settings.db_statement_timeout * 1000))
+        connect_args["server_settings"] = {"statement_timeout": millis}
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_overflow,
         "pool_timeout": settings.db_pool_timeout,
-        "connect_args": {"timeout": settings.db_connect_timeout},
+        "connect_args": connect_args,
     }
 
 
-def create_engine(database_url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncEngine:
+def create_engine(database_url: str, *, pgbouncer: bool = False, **kwargs: object) -> AsyncEngine:
     """An engine on SQLite or PostgreSQL. pgbouncer (DB_PGBOUNCER): the URL is a PgBouncer in
     transaction pooling mode, so no prepared statement may outlive its transaction; every
     engine of the service (serving, migrations, seeding) is made here and honours it."""
@@ -53,8 +61,10 @@ def create_engine(database_url: str, *, pgbouncer: bool = False, **kwargs: Any) 
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if pgbouncer:
+        given = kwargs.get("connect_args") or {}
+        assert isinstance(given, dict)
         kwargs["connect_args"] = {
-            **kwargs.get("connect_args", {}),
+            **given,
             "statement_cache_size": 0,  # asyncpg's own cache
             "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg adapter's cache
             "prepared_statement_name_func": _statement_name,
