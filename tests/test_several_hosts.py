@@ -21,7 +21,7 @@ import pytest
 
 from tests.fault_app import API_TOKEN, figures
 from tests.processes import ServerProcess, running_server, wait_until_serving
-from tests.servers.load import LoadGenerator
+from tests.servers.load import LoadGenerator, run_load
 from tests.servers.nginx import NginxServer
 from tests.servers.redis import RedisServer
 
@@ -170,3 +170,24 @@ async def test_killing_one_host_under_load_loses_no_get(hosts: Hosts) -> None:
         line for line in hosts.nginx.error_log().splitlines() if f":{hosts.one.port}/" in line
     ]
     assert failed, hosts.nginx.error_log()
+
+
+async def test_throughput_of_two_hosts_against_one(hosts: Hosts) -> None:
+    """Figures only (-s): requests a second through nginx to one host, then to both, with the
+    load generated in this same process on the same cores; every answer must be a 200."""
+    paths = ["/users/mojombo", "/users/defunkt", "/restaurant/1/item"]
+    urls = [f"{hosts.nginx.url}{path}" for path in paths]
+    rates = {}
+    for label, ports in (("one", [hosts.one.port]), ("two", [hosts.one.port, hosts.two.port])):
+        await asyncio.to_thread(hosts.nginx.reload, site(ports))
+        await run_load(urls, clients=32, duration=0.5, timeout=5.0)  # warm pools and caches
+        result = await run_load(urls, clients=32, duration=3.0, timeout=5.0)
+        assert result.by_outcome() == {200: len(result)}
+        rates[label] = len(result) / result.duration
+        figures(
+            f"throughput through nginx, {label} host(s)",
+            requests_per_s=rates[label],
+            p50_ms=result.percentile(50) * 1000,
+            p99_ms=result.percentile(99) * 1000,
+        )
+    figures("two hosts against one", ratio=rates["two"] / rates["one"])
