@@ -51,14 +51,9 @@ def serving_options(settings: Settings) -> dict[str, object]:
     connect_args: dict[str, object] = {"timeout": settings.db_connect_timeout}
     if not settings.db_pgbouncer:
         # PgBouncer refuses start-up parameters it does not track: behind it, the bound is set
-        # in each read transaction and JIT is the role's setting (README: PgBouncer).
+        # in each read transaction and JIT is the role's setting (README: PgBouncer); its
+        # driver settings come with create_engine(pgbouncer=True).
         connect_args["server_settings"] = server_settings(settings)
-    if settings.db_pgbouncer:
-        connect_args.update(
-            statement_cache_size=0,  # asyncpg's own cache
-            prepared_statement_cache_size=0,  # SQLAlchemy's asyncpg adapter's cache
-            prepared_statement_name_func=_statement_name,
-        )
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_overflow,
@@ -67,12 +62,24 @@ def serving_options(settings: Settings) -> dict[str, object]:
     }
 
 
-def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
+def create_engine(database_url: str, *, pgbouncer: bool = False, **kwargs: object) -> AsyncEngine:
+    """An engine on SQLite or PostgreSQL. pgbouncer (DB_PGBOUNCER): the URL is a PgBouncer in
+    transaction pooling mode, so no prepared statement may outlive its transaction; every
+    engine of the service (serving, migrations, seeding) is made here and honours it."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if pgbouncer:
+        given = kwargs.get("connect_args") or {}
+        assert isinstance(given, dict)
+        kwargs["connect_args"] = {
+            **given,
+            "statement_cache_size": 0,  # asyncpg's own cache
+            "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg adapter's cache
+            "prepared_statement_name_func": _statement_name,
+        }
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     # No ping per checkout (a round trip on every request): a connection found dead is
