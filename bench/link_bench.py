@@ -20,9 +20,6 @@ import time
 import aiohttp
 import support
 from menu_bench import DEPTH, ITEMS, generate, load
-from sqlalchemy import text
-
-from userdir.db import create_engine
 
 TOKEN = "bench-link-token"
 GOAL_MS = 20.0
@@ -65,20 +62,9 @@ async def measure(http: aiohttp.ClientSession, base: str, pairs: list[tuple[int,
     return f"{p50:.1f} ms | {max(times):.1f} ms | {sorted(statuses)} | {verdict}"
 
 
-async def analyze(url: str) -> None:
-    """Statistics for the planner, as autovacuum would gather them after a bulk load."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:  # committed: a rolled-back ANALYZE keeps nothing
-            await connection.execute(text("ANALYZE"))
-    finally:
-        await engine.dispose()
-
-
 async def run(requests: int) -> None:
     async with support.database() as url:
-        await load(url)
-        await analyze(url)
+        await load(url)  # with planner statistics, as autovacuum would gather them
         with support.serve(url, USERDIR_API_TOKENS=TOKEN) as base:
             async with aiohttp.ClientSession() as http:
                 print("| PUT …/modifiers/{id}, 10,000 items | p50 | max | statuses | p50 ≤ 20 ms |")
