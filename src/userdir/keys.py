@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from userdir.db import Database
     from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
-    from userdir.nested_sizes import NestedSizes
     from userdir.metrics import Metrics
+    from userdir.nested_sizes import NestedSizes
     from userdir.ratelimit import RateLimit
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
