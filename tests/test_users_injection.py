@@ -53,7 +53,7 @@ async def test_payloads_in_every_parameter(
         await upsert_users(session, ROWS)
     before = await snapshot(sessionmaker)
     filters = [f for name, ops in OPERATORS.items() for f in (name, *(f"{name}__{o}" for o in ops))]
-    checked = 0
+    selected = 0  # 200s whose rows the model also selects: the comparison is not [] == []
     for parameter in filters + OTHER_PARAMETERS:
         for payload in PAYLOADS:
             params = {parameter: payload, "pagination": "100"}
@@ -68,8 +68,8 @@ async def test_payloads_in_every_parameter(
                 else:
                     assert response.status == 200, (parameter, payload, body)
                     assert [u["id"] for u in await response.json()] == want[:100]
-            checked += 1
-    assert checked == len(PAYLOADS) * (len(filters) + len(OTHER_PARAMETERS))
+                    selected += bool(want)
+    assert selected > 0
     assert await snapshot(sessionmaker) == before
 
 
