@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from marshmallow import Schema
+from marshmallow import Schema, fields
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,8 +42,31 @@ async def get_json(client: TestClient, path: str, **kwargs: Any) -> Any:
 
 
 def assert_contract(schema: Schema, data: Any) -> None:
-    """The body is exactly what the *Out schema would produce: same keys, same types."""
+    """The body is exactly what the *Out schema would produce: same keys, same types.
+
+    A dump skips keys that are absent, so the key sets are compared as well, at every level of
+    nesting: every declared field is there unless it is marked `metadata={"optional": True}`,
+    and nothing undeclared is."""
     assert schema.dump(data) == data
+    for item in data if schema.many else [data]:
+        assert_keys(schema, item, "$")
+
+
+def assert_keys(schema: Schema, item: Any, where: str) -> None:
+    assert isinstance(item, dict), f"{where}: {item!r} is not an object"
+    declared = {f.data_key or name: f for name, f in schema.dump_fields.items()}
+    required = {key for key, f in declared.items() if not f.metadata.get("optional")}
+    missing, undeclared = sorted(required - set(item)), sorted(set(item) - set(declared))
+    assert not missing and not undeclared, f"{where}: missing {missing}, undeclared {undeclared}"
+    for key, field in declared.items():
+        value = item.get(key)
+        inner, many = field, False
+        if isinstance(field, fields.List):
+            inner, many = field.inner, True
+        if isinstance(inner, fields.Nested) and value is not None:
+            nested = inner.schema
+            for index, child in enumerate(value if many or nested.many else [value]):
+                assert_keys(nested, child, f"{where}.{key}[{index}]" if many else f"{where}.{key}")
 
 
 def assert_problem(data: dict[str, Any], status: int) -> None:
