@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp.test_utils import TestClient
 from marshmallow import Schema, fields
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class MakeClient(Protocol):
+    """The `make_client` fixture: a client of an app whose settings differ by `changes`."""
+
+    async def __call__(self, **changes: Any) -> TestClient: ...
 
 
 async def request_json(
