@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests import services
-from tests.helpers import MakeClient
+from tests.helpers import AppClient, MakeClient
 from userdir import migrations
 from userdir.app import create_app
 from userdir.config import Settings
@@ -127,7 +126,7 @@ def app(settings: Settings) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client: AiohttpClient, app: web.Application) -> TestClient:
+async def client(aiohttp_client: AiohttpClient, app: web.Application) -> AppClient:
     """A real HTTP client talking to the app on 127.0.0.1."""
     return await aiohttp_client(app)
 
@@ -136,7 +135,7 @@ async def client(aiohttp_client: AiohttpClient, app: web.Application) -> TestCli
 def make_client(aiohttp_client: AiohttpClient, settings: Settings) -> MakeClient:
     """Build a client for an app with some settings changed."""
 
-    async def make(**changes: Any) -> TestClient:
+    async def make(**changes: Any) -> AppClient:
         return await aiohttp_client(create_app(replace(settings, **changes)))
 
     return make

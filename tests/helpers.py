@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from marshmallow import Schema, fields
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
+
+AppClient = TestClient[web.Request, web.Application]  # a client of an app on 127.0.0.1
 
 
 class MakeClient(Protocol):
     """The `make_client` fixture: a client of an app whose settings differ by `changes`."""
 
-    async def __call__(self, **changes: Any) -> TestClient: ...
+    async def __call__(self, **changes: Any) -> AppClient: ...
 
 
 async def request_json(
-    client: TestClient,
+    client: AppClient,
     method: str,
     path: str,
     *,
@@ -39,11 +43,28 @@ async def request_json(
     if schema is not None:
         assert_contract(schema, data)
     if response.status >= 400:
+        assert isinstance(data, dict), data
         assert_problem(data, expected_status)
     return data
 
 
-async def get_json(client: TestClient, path: str, **kwargs: Any) -> Any:
+def link_url(links: Mapping[str, Mapping[str, str | URL]], rel: str) -> URL | None:
+    """The target of a response's Link header with `rel` (aiohttp's `response.links`)."""
+    link = links.get(rel)
+    if link is None:
+        return None
+    url = link["url"]
+    assert isinstance(url, URL), url
+    return url
+
+
+def relative_link(links: Mapping[str, Mapping[str, str | URL]], rel: str) -> str | None:
+    """The Link target with `rel` as a path and query, to request with the same client."""
+    url = link_url(links, rel)
+    return None if url is None else str(url.relative())
+
+
+async def get_json(client: AppClient, path: str, **kwargs: Any) -> Any:
     return await request_json(client, "GET", path, **kwargs)
 
 

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import MakeClient, eventually
+from tests.helpers import AppClient, MakeClient, eventually
 from tests.processes import running_server, wait_until_serving
 from userdir.cache import Cache, Entry, MemoryCache, RedisCache
 from userdir.cache.redis import create_client
@@ -117,7 +116,7 @@ def cache_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.mark.usefixtures("sample")
 async def test_second_identical_query_is_a_hit(make_client: MakeClient, cache_url: str) -> None:
-    client: TestClient = await make_client(
+    client: AppClient = await make_client(
         cache_url=cache_url, cache_prefix=f"userdir-test-{uuid.uuid4().hex}"
     )
     async with client.get("/users?type=User&pagination=5") as first:
@@ -135,7 +134,7 @@ async def test_second_identical_query_is_a_hit(make_client: MakeClient, cache_ur
 
 @pytest.mark.usefixtures("sample")
 async def test_a_write_elsewhere_is_visible_within_the_bound(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with client.get("/users/mojombo") as response:
         assert (await response.json())["type"] == "User"
@@ -165,7 +164,7 @@ async def test_a_write_elsewhere_is_visible_within_the_bound(
 
 @pytest.mark.usefixtures("sample")
 async def test_ttl_zero_disables_caching(make_client: MakeClient) -> None:
-    client: TestClient = await make_client(cache_ttl=0)
+    client: AppClient = await make_client(cache_ttl=0)
     for _ in range(2):
         async with client.get("/users") as response:
             assert response.headers["X-Cache"] == "MISS"
@@ -201,7 +200,7 @@ async def test_redis_is_one_cache_for_every_process(
     shared = {"CACHE_URL": redis_url, "CACHE_PREFIX": shared_prefix, "CACHE_TTL": "60"}
     async with running_server(database_url, **shared) as server:
         await wait_until_serving(server)
-        here: TestClient = await make_client(
+        here: AppClient = await make_client(
             cache_url=redis_url, cache_prefix=shared_prefix, cache_ttl=60
         )
         async with aiohttp.ClientSession() as session:
@@ -221,12 +220,12 @@ async def test_redis_is_one_cache_for_every_process(
 async def test_a_redis_entry_expires_after_cache_ttl(
     make_client: MakeClient, redis_url: str, shared_prefix: str
 ) -> None:
-    client: TestClient = await make_client(
+    client: AppClient = await make_client(
         cache_url=redis_url, cache_prefix=shared_prefix, cache_ttl=1
     )
     async with client.get("/users?type=User") as response:
         assert response.headers["X-Cache"] == "MISS"
-    cache = client.server.app[CACHE]
+    cache = client.app[CACHE]
     assert isinstance(cache, RedisCache)
     (key,) = [k async for k in cache.client.scan_iter(f"{shared_prefix}:c:*")]
     assert 0 < await cache.client.pttl(key) <= 1000  # CACHE_TTL, in ms

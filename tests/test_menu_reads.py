@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import count_statements, get_json
+from tests.helpers import AppClient, count_statements, get_json
 from tests.menu_api import flat_menu
 from userdir.graph import nest
 from userdir.keys import DATABASE
@@ -50,7 +49,7 @@ async def make_layers(
 
 
 @pytest.mark.usefixtures("sample")
-async def test_flat_lists_each_item_once_with_links(client: TestClient) -> None:
+async def test_flat_lists_each_item_once_with_links(client: AppClient) -> None:
     menu = await get_json(client, "/restaurant/1/item?format=flat", schema=FLAT_MENU_OUT)
     assert [i["name"] for i in menu["items"]] == ["burger", "fries", "ketchup"]
     burger = menu["items"][0]
@@ -64,7 +63,7 @@ async def test_flat_lists_each_item_once_with_links(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_one_item_with_its_subtree(client: TestClient) -> None:
+async def test_one_item_with_its_subtree(client: AppClient) -> None:
     fries = await get_json(client, "/restaurant/1/item/2", schema=ITEM_OUT)
     assert fries["name"] == "fries" and "link" not in fries
     assert [m["name"] for m in fries["modifiers"]] == ["ketchup"]
@@ -80,7 +79,7 @@ async def test_one_item_with_its_subtree(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_bad_read_parameters_name_allowed_values(client: TestClient) -> None:
+async def test_bad_read_parameters_name_allowed_values(client: AppClient) -> None:
     problem = await get_json(client, "/restaurant/1/item?format=tree&depth=-1", expected_status=400)
     by_name = {e["parameter"]: e for e in problem["errors"]}
     assert by_name["format"]["allowed"] == ["nested", "flat"]
@@ -88,7 +87,7 @@ async def test_bad_read_parameters_name_allowed_values(client: TestClient) -> No
 
 
 @pytest.mark.usefixtures("sample")
-async def test_restaurants_list_and_detail(client: TestClient) -> None:
+async def test_restaurants_list_and_detail(client: AppClient) -> None:
     listed = await get_json(client, "/restaurant", schema=RESTAURANTS_OUT)
     assert [r["name"] for r in listed] == ["Five Guys", "Pizzeria Napoli", "Taqueria Central"]
     async with client.get("/restaurant?pagination=2") as response:
@@ -103,7 +102,7 @@ async def test_nesting_that_would_explode_is_refused_not_cut(
     make_client: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_layers(sessionmaker, width=6, layers=5)  # 30 items; depth 4 nests 6**4 deep
-    client: TestClient = await make_client(max_nested_nodes=2000)
+    client: AppClient = await make_client(max_nested_nodes=2000)
     problem = await get_json(client, "/restaurant/1/item?depth=4", expected_status=400)
     error = problem["errors"][0]
     assert error["parameter"] == "depth" and "format=flat" in error["detail"]
@@ -122,7 +121,7 @@ def count_nodes(node: dict[str, Any]) -> int:
 
 
 async def test_shared_modifiers_nest_fully_within_the_budget(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_layers(sessionmaker, width=3, layers=4)
     data = await get_json(client, "/restaurant/1/item/1?depth=3")
@@ -136,10 +135,10 @@ async def test_shared_modifiers_nest_fully_within_the_budget(
 @pytest.mark.parametrize("size", [10, 1000])
 @pytest.mark.parametrize("path", ["/restaurant/1/item?format=flat", "/restaurant/1/item/1?depth=8"])
 async def test_statement_count_is_constant(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], size: int, path: str
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], size: int, path: str
 ) -> None:
     await make_layers(sessionmaker, width=size // 5, layers=5, fanout=2)
-    engine = client.server.app[DATABASE].primary.engine
+    engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         await get_json(client, path)
     # data version (cache key), restaurant, items, links: the same four at any size

@@ -174,11 +174,11 @@ async def test_login_taken_over_by_another_id(
 async def test_malformed_records_are_skipped_and_reported(
     sessionmaker: async_sessionmaker[AsyncSession], fake: FakeGitHub
 ) -> None:
-    users = [dict(u) for u in RAW[:6]]
+    users: list[Any] = [dict(u) for u in RAW[:6]]
     ids = [u["id"] for u in users]
     del users[1]["login"]
     users[2]["type"] = 5
-    users[3] = "not an object"  # type: ignore[call-overload]
+    users[3] = "not an object"
     users[4]["login"] = users[0]["login"]
     fake.users = [users[0], users[5]]
     progress = Recorder()

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import count_statements, eventually
+from tests.helpers import AppClient, count_statements, eventually
 from tests.user_rows import user_rows
 from userdir.counts import Counts
 from userdir.datasets import USERS, CacheKey
@@ -26,8 +25,8 @@ def is_count(statement: str) -> bool:
     return "count(" in statement or statement.startswith("EXPLAIN")
 
 
-async def total(client: TestClient, query: str) -> tuple[int, list[str]]:
-    with count_statements(client.server.app[DATABASE].primary.engine) as statements:
+async def total(client: AppClient, query: str) -> tuple[int, list[str]]:
+    with count_statements(client.app[DATABASE].primary.engine) as statements:
         async with client.get(f"/users?{query}") as response:
             assert response.status == 200
             assert response.headers["X-Cache"] == "MISS"
@@ -36,7 +35,7 @@ async def total(client: TestClient, query: str) -> tuple[int, list[str]]:
 
 
 async def test_a_count_is_taken_once_per_version(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, ROWS)
@@ -48,7 +47,7 @@ async def test_a_count_is_taken_once_per_version(
     # Another mode or other filters are counts of their own.
     assert (await total(client, "type=User&pagination=2&count=exact"))[1] != []
     assert (await total(client, "type=Bot&pagination=2"))[1] != []
-    assert len(client.server.app[COUNTS]) == 3
+    assert len(client.app[COUNTS]) == 3
 
     async with sessionmaker.begin() as session:
         await upsert_users(session, [{**ROWS[0], "id": 1, "username": "new", "type": "User"}])
@@ -100,14 +99,14 @@ LARGE, SHARED = 20_000, 11_000
 TOGETHER = "type=User&image_url=https://i.test/a&profile_url=https://p.test/a"
 
 
-async def counted(client: TestClient, query: str) -> tuple[str, int]:
+async def counted(client: AppClient, query: str) -> tuple[str, int]:
     async with client.get(f"/users?{query}&pagination=1") as response:
         assert response.status == 200
         return response.headers["X-Total-Count-Kind"], int(response.headers["X-Total-Count"])
 
 
 async def test_counts_above_ten_thousand(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, large_rows())

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.helpers import AppClient
 from tests.user_rows import reference, user_rows
 from userdir.models import User
 from userdir.queries.users import upsert_users
@@ -47,7 +47,7 @@ def honest(parameter: str, value: str) -> list[int] | None:
 
 
 async def test_payloads_in_every_parameter(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, ROWS)
@@ -75,7 +75,7 @@ async def test_payloads_in_every_parameter(
 
 @pytest.mark.parametrize("path", ["/users/' OR '1'='1", "/users/1;DROP TABLE users"])
 async def test_payloads_in_the_path(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], path: str
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], path: str
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, ROWS)
