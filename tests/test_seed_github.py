@@ -72,7 +72,7 @@ async def test_changed_page_is_refetched_in_full(fake: FakeGitHub) -> None:
         fake.users[0] = {**fake.users[0], "login": "renamed"}
         page = await gh.get_page(url)
     assert not page.not_modified
-    assert page.records[0]["login"] == "renamed"
+    assert page.records == fake.users[:5] and fake.users[0]["login"] == "renamed"
 
 
 async def test_token_with_most_budget_is_used(fake: FakeGitHub) -> None:
