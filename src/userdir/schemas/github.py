@@ -64,6 +64,6 @@ def load_github_user(record: object) -> GitHubUserRow:
                 "image_url": image_url,
                 "profile_url": profile_url,
             }
-    # Any other JSON value as well: the schema refuses what is not a mapping, in its words.
+    # Every other JSON value too: the schema refuses what is not a mapping, in its own words.
     loaded: GitHubUserRow = GITHUB_USER_IN.load(cast(Mapping[str, object], record))
     return loaded
