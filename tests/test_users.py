@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from operator import itemgetter
+
 import pytest
 
 from tests.helpers import AppClient, error_parameters, get_json
@@ -7,7 +9,7 @@ from userdir.sample import bundled_users
 from userdir.schemas.users import USER_OUT, USERS_OUT
 
 pytestmark = pytest.mark.usefixtures("sample")
-USERS = sorted(bundled_users(), key=lambda u: u["id"])
+USERS = sorted(bundled_users(), key=itemgetter("id"))
 
 
 async def test_default_page_is_first_25_by_id(client: AppClient) -> None:

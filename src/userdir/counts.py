@@ -1,9 +1,10 @@
 """Counts of the users directory, remembered per data version: one count per (version, filters,
 mode) per process, so a page missed by the response cache runs only its page query.
 
-Every write to users bumps the version in the same transaction, so a snapshot that shows a
-version shows the rows of that version: the same filters count the same there, exactly or by
-an estimate that was fair when taken. A new version simply misses; old entries age out of the
+Every write to users bumps the version in the same transaction, and a read keyed at a version
+sees rows at least that new: a count kept for a version is never older than it, exactly or by
+an estimate that was fair when taken (a write since then brings a new version, so a new
+count). A new version simply misses; old entries age out of the
 bounded LRU. Concurrent first misses may each count once: a count is never waited for.
 """
 

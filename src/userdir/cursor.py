@@ -14,11 +14,10 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
-from userdir.directory import SortTerm
+from userdir.directory import SortKey, SortTerm, Value
 
 SIGNATURE_BYTES = 16
 
@@ -54,12 +53,12 @@ def _sign(secret: bytes, bound_to: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, bound_to + b"\n" + payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
 
 
-def encode_cursor(secret: bytes, bound_to: bytes, key: Sequence[Any]) -> str:
+def encode_cursor(secret: bytes, bound_to: bytes, key: Sequence[Value]) -> str:
     payload = orjson.dumps(list(key))
     return f"{_b64(payload)}.{_b64(_sign(secret, bound_to, payload))}"
 
 
-def decode_cursor(secret: bytes, bound_to: bytes, cursor: str, types: Sequence[type]) -> list[Any]:
+def decode_cursor(secret: bytes, bound_to: bytes, cursor: str, types: Sequence[type]) -> SortKey:
     """The sort key inside `cursor`, checked against the column types of the ordering."""
     body, dot, signature = cursor.partition(".")
     try:
@@ -83,4 +82,4 @@ def decode_cursor(secret: bytes, bound_to: bytes, cursor: str, types: Sequence[t
         # bool is an int in Python; no column of ours holds one.
         if type(value) is not expected:
             raise CursorError("The cursor does not match the ordering.")
-    return key
+    return tuple(key)

@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import orjson
 from aiohttp import web
@@ -45,7 +45,7 @@ os.register_at_fork(after_in_child=_Prefix.renew)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Renders a problem for a client that prefers another media type (a browser: HTML), or None.
-ProblemRenderer = Callable[[web.Request, Mapping[str, Any]], bytes | None]
+ProblemRenderer = Callable[[web.Request, Mapping[str, object]], bytes | None]
 PROBLEM_RENDERER: web.AppKey[ProblemRenderer] = web.AppKey("problem_renderer")
 
 
@@ -58,7 +58,7 @@ class ApiError(Exception):
         self,
         detail: str,
         *,
-        errors: Sequence[Mapping[str, Any]] = (),
+        errors: Sequence[Mapping[str, object]] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
@@ -104,11 +104,11 @@ def problem(
     status: int,
     detail: str,
     *,
-    errors: Sequence[Mapping[str, Any]] = (),
+    errors: Sequence[Mapping[str, object]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     phrase = HTTPStatus(status).phrase
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         # about:blank: the problem is fully described by the HTTP status and its title.
         "type": "about:blank",
         "title": phrase,

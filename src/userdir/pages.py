@@ -7,7 +7,6 @@ URLs, since escaping alone does not stop a `javascript:` URL.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -38,7 +37,7 @@ def _safe_url(value: str) -> str | None:
     return value if value.startswith(("https://", "http://")) else None
 
 
-def _sort_links(url: URL, order_by: list[str]) -> dict[str, dict[str, Any]]:
+def _sort_links(url: URL, order_by: list[str]) -> dict[str, dict[str, str]]:
     """Each column header: its sort state and the URL that sorts by it (again: reversed)."""
     base = url.without_query_params(*PAGING_PARAMETERS)
     first = order_by[0]
@@ -85,7 +84,7 @@ def render_users(
     return html.encode()
 
 
-def render_problem(request: web.Request, problem: Mapping[str, Any]) -> bytes | None:
+def render_problem(request: web.Request, problem: Mapping[str, object]) -> bytes | None:
     if not prefers_html(request):
         return None
     return aiohttp_jinja2.render_string("problem.html", request, {"problem": problem}).encode()

@@ -51,25 +51,26 @@ def path_id(request: web.Request, name: str) -> int:
 
 
 def describe_errors(
-    schema: Schema, messages: Mapping[str, Any], data: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+    schema: Schema, messages: Mapping[str, object], data: Mapping[str, object]
+) -> list[dict[str, object]]:
     known = {f.data_key or name: f for name, f in schema.fields.items() if not f.dump_only}
-    errors: list[dict[str, Any]] = []
+    errors: list[dict[str, object]] = []
     for parameter in sorted(messages):
         detail = messages[parameter]
         text = " ".join(detail) if isinstance(detail, list) else str(detail)
-        error: dict[str, Any] = {"parameter": parameter, "detail": text}
+        error: dict[str, object] = {"parameter": parameter, "detail": text}
         field = known.get(parameter)
         if field is None:
             error["detail"] = "Unknown parameter."
-            error["allowed"] = sorted(known)
+            names = sorted(known)
             base, _, operator = parameter.partition("__")
             operators = sorted(name for name in known if name.startswith(f"{base}__"))
             if operator and operators:
                 # `field__op` with an operator the field does not take: name the ones it does.
                 error["detail"] = f"Unknown operator {operator!r} for {base!r}."
-                error["allowed"] = [base, *operators] if base in known else operators
-            guess = suggest(parameter, error["allowed"])
+                names = [base, *operators] if base in known else operators
+            error["allowed"] = names
+            guess = suggest(parameter, names)
         else:
             allowed = allowed_values(field)
             guess = None
@@ -85,7 +86,7 @@ def describe_errors(
     return errors
 
 
-def load_query(schema: Schema, query: MultiMapping[str]) -> Any:
+def load_query(schema: Schema, query: MultiMapping[str]) -> object:
     """Validate a query string with `schema`; raise BadRequest listing every problem."""
     data: dict[str, str] = {}
     repeated: dict[str, list[str]] = {}
@@ -147,11 +148,11 @@ def users_query(request: web.Request) -> UsersQuery:
         error = {"parameter": parameter, "detail": str(exc)}
         raise BadRequest("The query string has invalid parameters.", errors=[error]) from None
     if parameter == "after":
-        return dataclasses.replace(parsed, after_key=tuple(key))
-    return dataclasses.replace(parsed, before_key=tuple(key))
+        return dataclasses.replace(parsed, after_key=key)
+    return dataclasses.replace(parsed, before_key=key)
 
 
-async def json_body(request: web.Request, *, optional: bool = False) -> Any:
+async def json_body(request: web.Request, *, optional: bool = False) -> object:
     """The parsed body; `{}` for an absent body where the fields are all optional."""
     raw = await request.read()
     if not raw.strip():
@@ -167,10 +168,10 @@ async def json_body(request: web.Request, *, optional: bool = False) -> Any:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from None
 
 
-def field_errors(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
+def field_errors(messages: Any, prefix: str = "") -> list[dict[str, object]]:
     """marshmallow's nested messages as a flat list: {"field": "items.0.name", "detail": ...}."""
     if isinstance(messages, Mapping):
-        errors: list[dict[str, Any]] = []
+        errors: list[dict[str, object]] = []
         for key in sorted(messages, key=str):
             path = f"{prefix}.{key}" if prefix else str(key)
             errors.extend(field_errors(messages[key], path))
@@ -180,11 +181,11 @@ def field_errors(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
     return [{"field": prefix or "body", "detail": str(messages)}]
 
 
-def invalid(errors: list[dict[str, Any]]) -> Unprocessable:
+def invalid(errors: list[dict[str, object]]) -> Unprocessable:
     return Unprocessable("The request body has invalid fields.", errors=errors)
 
 
-def load_body(schema: Schema, data: Any) -> dict[str, Any]:
+def load_body(schema: Schema, data: object) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid([{"field": "body", "detail": "Must be a JSON object."}])
     try:

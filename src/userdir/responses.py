@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -11,11 +10,11 @@ from aiohttp import web
 JSON = "application/json"
 
 
-def dumps(data: Any) -> bytes:
+def dumps(data: object) -> bytes:
     return orjson.dumps(data)
 
 
 def json_response(
-    data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+    data: object, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     return web.Response(body=dumps(data), status=status, headers=headers, content_type=JSON)

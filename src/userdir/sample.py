@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
 import orjson
 from sqlalchemy import insert
@@ -43,9 +42,9 @@ MENUS: dict[str, MenuSpec] = {
 }
 
 
-def bundled_users() -> list[dict[str, Any]]:
+def bundled_users() -> list[dict[str, object]]:
     raw = resources.files("userdir").joinpath("data/github-users.json").read_bytes()
-    rows: list[dict[str, Any]] = GITHUB_USERS_IN.load(orjson.loads(raw))
+    rows: list[dict[str, object]] = GITHUB_USERS_IN.load(orjson.loads(raw))
     return rows
 
 

@@ -31,11 +31,18 @@ def _statement_name() -> str:
     return f"__userdir_{uuid.uuid4().hex}__"
 
 
-def serving_options(settings: Settings) -> dict[str, Any]:
+def serving_options(settings: Settings) -> dict[str, object]:
     """Pool and driver settings of the serving engines: every wait is bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
-    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    connect_args: dict[str, object] = {"timeout": settings.db_connect_timeout}
+    if not settings.db_pgbouncer and settings.db_statement_timeout > 0:
+        # Every statement of every connection is bounded from its start, so a read needs no
+        # transaction to carry the bound (writes lift it: userdir.db.sessions.writer).
+        # PgBouncer refuses start-up parameters it does not track: there the bound is set in
+        # each read transaction instead.
+        millis = str(int(settings.db_statement_timeout * 1000))
+        connect_args["server_settings"] = {"statement_timeout": millis}
     if settings.db_pgbouncer:
         connect_args.update(
             statement_cache_size=0,  # asyncpg's own cache
@@ -50,7 +57,7 @@ def serving_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)

@@ -1,9 +1,16 @@
 """Sessions as handlers use them: `reader` for a GET's queries, `writer` for a transaction.
 
-A read is one read-only transaction (on PostgreSQL a REPEATABLE READ snapshot, so every query
-of a response sees the same data) on a replica when one is healthy and caught up, else on the
-primary. A write is one transaction on the primary; once it commits, this process knows the
-data versions it bumped, so its next read sees the write.
+A read runs on a replica when one is healthy and caught up, else on the primary. A read of one
+statement runs direct: no BEGIN or ROLLBACK round trips, bounded by the connection's statement
+timeout. Every other read is a `snapshot`: one read-only transaction (on PostgreSQL REPEATABLE
+READ), so the statements of a response agree (a menu's items and their links) and a CSV export
+can use a server-side cursor. A write is one transaction on the primary; once it commits, this
+process knows the data versions it bumped, so its next read sees the write.
+
+Versions: a response is stored under the version this process knew before its rows were read,
+so its rows are never older than its key. On the primary that holds by itself (a version is
+known only once committed). A replica may not have replayed it yet: a replica read first reads
+the version it holds, and goes to the primary when that is older.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from userdir.datasets import CacheKey, Dataset
 from userdir.db.faults import is_retryable
 from userdir.db.sources import Database, Source
 from userdir.keys import DATABASE, VERSIONS
-from userdir.queries.versions import BUMPED, read_start
+from userdir.queries.versions import BUMPED, UNBOUNDED, read_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +37,21 @@ class Snapshot:
 
 
 async def _begin(
-    database: Database, source: Source, dataset: Dataset | None
-) -> tuple[AsyncSession, int]:
-    """A read session on `source` whose first statement has run; with the data version."""
-    session = source.reads()
+    database: Database, source: Source, dataset: Dataset | None, snapshot: bool
+) -> tuple[AsyncSession, int | None]:
+    """A read session on `source` whose first statement, if it needs one, has run; with the
+    version of `dataset` that the source holds, when it was read (None: not read)."""
+    direct = None if snapshot else source.direct
+    session = direct() if direct is not None else source.reads()
+    on_replica = dataset is not None and source is not database.primary
+    # The statement bound travels in the transaction only where the connection has none.
+    timeout = 0.0 if database.bounds_connections else database.statement_timeout
     try:
-        stmt = read_start(database.backend, dataset, database.statement_timeout)
+        stmt = read_start(database.backend, dataset if on_replica else None, timeout)
         if stmt is None:
-            return session, 0
+            return session, None
         row = (await (await session.connection()).execute(stmt)).one()
-        version: int | None = row[-1] if dataset is not None else 0
-        return session, int(version or 0)
+        return session, int(row[-1] or 0) if on_replica else None
     except BaseException as exc:
         await session.close()
         database.source_failed(source, exc)
@@ -48,21 +59,23 @@ async def _begin(
 
 
 @asynccontextmanager
-async def reader(request: web.Request, key: CacheKey | None = None) -> AsyncIterator[Snapshot]:
+async def reader(
+    request: web.Request, key: CacheKey | None = None, *, snapshot: bool = True
+) -> AsyncIterator[Snapshot]:
     database = request.app[DATABASE]
     source = database.read_source()
     dataset = None if key is None else key.dataset
-    session, version = await _begin(database, source, dataset)
-    if key is not None and version < key.version and source is not database.primary:
+    session, version = await _begin(database, source, dataset, snapshot)
+    if key is not None and version is not None and version < key.version:
         # This replica has not replayed a write this process already knows of: the rows it
         # would show are older than what a client of this process may have seen.
         await session.close()
         source = database.primary
-        session, version = await _begin(database, source, dataset)
-    if key is not None and version > key.version:
+        session, version = await _begin(database, source, dataset, snapshot)
+    if key is not None and version is not None and version > key.version:
         request.app[VERSIONS].learn(key.dataset, version)  # a write not announced yet
     try:
-        yield Snapshot(session, None if key is None else key.at(version))
+        yield Snapshot(session, None if key is None else key.at(version or key.version))
     except BaseException as exc:
         if is_retryable(exc):
             database.source_failed(source, exc)
@@ -76,6 +89,9 @@ async def reader(request: web.Request, key: CacheKey | None = None) -> AsyncIter
 async def writer(request: web.Request) -> AsyncIterator[AsyncSession]:
     database = request.app[DATABASE]
     async with database.primary.sessions.begin() as session:
+        if database.bounds_connections:
+            # Reads' statement timeout is the connection's: a write is not bound by it.
+            await session.execute(UNBOUNDED)
         yield session
     # Committed: this process's next read must not be answered from before this write.
     request.app[VERSIONS].learn_all(session.info.get(BUMPED, {}))

@@ -28,11 +28,23 @@ class Source:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]  # plain: writes on the primary
     reads: async_sessionmaker[AsyncSession]  # read-only snapshot transactions
+    # Statements that run one by one, each bounded by the connection's statement timeout,
+    # without BEGIN or ROLLBACK round trips: one-statement reads. None where each read must
+    # carry its own bound in a transaction (through PgBouncer).
+    direct: async_sessionmaker[AsyncSession] | None
 
     @classmethod
     def create(cls, name: str, url: str, settings: Settings) -> Self:
         engine = create_engine(url, **serving_options(settings))
         reading = engine
+        direct: async_sessionmaker[AsyncSession] | None = None
+        if engine.dialect.name == "sqlite":
+            # Its driver opens no transaction for a SELECT: reads are direct already.
+            direct = async_sessionmaker(engine, expire_on_commit=False)
+        elif not settings.db_pgbouncer:
+            direct = async_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
         if engine.dialect.name == "postgresql":
             # One snapshot for all of a response's queries; READ ONLY also keeps a read that
             # lands on the primary from writing by mistake. (asyncpg takes both as BEGIN
@@ -45,6 +57,7 @@ class Source:
             engine,
             create_sessionmaker(engine),
             async_sessionmaker(reading, expire_on_commit=False),
+            direct,
         )
 
 
@@ -59,6 +72,12 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.backend = make_url(settings.database_url).get_backend_name()
         self.statement_timeout = settings.db_statement_timeout
+        # Whether every connection bounds its statements (see engines.serving_options).
+        self.bounds_connections = (
+            self.backend == "postgresql"
+            and not settings.db_pgbouncer
+            and settings.db_statement_timeout > 0
+        )
         self.max_lag = settings.replica_max_lag
         self.primary = Source.create("primary", settings.database_url, settings)
         self.replicas = [

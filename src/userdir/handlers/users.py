@@ -23,7 +23,9 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     key = await cached.key(request, USERS, f"{representation}:{query.normalized}")
     if (hit := await cached.lookup(request, key)) is not None:
         return hit
-    async with reader(request, key) as snapshot:
+    # One statement: the page (its count, when asked for, is kept per data version and may
+    # come from another moment of that same version).
+    async with reader(request, key, snapshot=False) as snapshot:
         page = await users.page(snapshot.session, query, request.app[COUNTS].at(snapshot.key))
     return await cached.store(
         request, snapshot.key, users_page.represent(request, query, page, representation)
@@ -31,6 +33,6 @@ async def list_users(request: web.Request) -> web.StreamResponse:
 
 
 async def get_user(request: web.Request) -> web.Response:
-    async with reader(request) as snapshot:
+    async with reader(request, snapshot=False) as snapshot:
         user = await users.get_user(snapshot.session, username=request.match_info["username"])
     return json_response(USER_OUT.dump(user))

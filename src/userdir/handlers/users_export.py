@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +19,7 @@ FLUSH_ROWS = 500
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value

@@ -47,7 +47,7 @@ PAGED = ("Link", "X-Total-Count", "X-Total-Count-Kind")
 # What cache.cached() adds to every success response it serves.
 CACHED = ("Cache-Control", "Vary", "X-Cache", "ETag")
 # cache.cached() answers If-None-Match with a 304 (no body) when the ETag still holds.
-CONDITIONAL: Mapping[str, Any] = {
+CONDITIONAL: Mapping[str, object] = {
     "parameters": ["IfNoneMatch"],
     "responses": {"304": "NotModified"},
 }
@@ -63,7 +63,7 @@ class Operation:
     tag: str
     # The success body: a schema (an instance with many=True for a list), a raw JSON Schema
     # mapping, or None for no body (with status=204).
-    returns: Schema | Mapping[str, Any] | None
+    returns: Schema | Mapping[str, object] | None
     status: int = 200
     # Further success statuses answered with the same body and headers (a PUT that creates).
     also: tuple[int, ...] = ()
@@ -72,7 +72,7 @@ class Operation:
     query: Schema | Callable[[Settings], Schema] | None = None
     # The JSON request body: its schema (a FooIn / FooPatch) or a raw JSON Schema mapping whose
     # values may be schemas ({"anyOf": [AIn(), BIn()]}).
-    body: Schema | Mapping[str, Any] | None = None
+    body: Schema | Mapping[str, object] | None = None
     body_required: bool = True
     # Documented problem+json statuses besides 401 and 403, which `auth` adds, and 500,
     # always there.
@@ -88,12 +88,12 @@ class Operation:
     description: str = ""
     operation_id: str | None = None  # default: the handler's function name
     # Raw OpenAPI merged into the operation last (other media types, a 304, examples...).
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 # A menu read answers in the shape `format` asks for.
-MENU_OUT: Mapping[str, Any] = {"oneOf": [ItemOut(many=True), FlatMenuOut()]}
-ITEM_TREE_OUT: Mapping[str, Any] = {"oneOf": [ItemOut(), FlatMenuOut()]}
+MENU_OUT: Mapping[str, object] = {"oneOf": [ItemOut(many=True), FlatMenuOut()]}
+ITEM_TREE_OUT: Mapping[str, object] = {"oneOf": [ItemOut(), FlatMenuOut()]}
 
 
 def _menu_query(settings: Settings) -> Schema:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, TypeAlias
 
@@ -29,20 +29,9 @@ log = logging.getLogger(__name__)
 OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
 BEARER = "bearerAuth"
 
-# A value of the document as it is built: JSON, where a marshmallow schema (an instance or a
-# class) may stand for a JSON Schema; apispec replaces those with their definitions or references.
-SpecValue: TypeAlias = (
-    str
-    | int
-    | float
-    | bool
-    | None
-    | Schema
-    | type[Schema]
-    | Sequence["SpecValue"]
-    | Mapping[str, "SpecValue"]
-)
-SpecObject: TypeAlias = dict[str, SpecValue]
+# An object of the document as it is built: JSON, where a marshmallow schema (an instance or a
+# class) may stand for a JSON Schema; apispec replaces those with definitions or references.
+SpecObject: TypeAlias = dict[str, object]
 
 HEADERS: dict[str, SpecObject] = {
     REQUEST_ID_HEADER: {
@@ -205,7 +194,7 @@ def _path_parameters(key: str, path: str, plugin: Plugin) -> list[SpecObject]:
     return parameters
 
 
-def _copy(value: SpecValue) -> SpecValue:
+def _copy(value: object) -> object:
     """A copy of the mappings and lists in `value` (apispec rewrites them in place), sharing
     the schemas they hold."""
     if isinstance(value, Mapping):
@@ -215,7 +204,7 @@ def _copy(value: SpecValue) -> SpecValue:
     return value
 
 
-def _merge(base: SpecObject, extra: Mapping[str, SpecValue]) -> SpecObject:
+def _merge(base: SpecObject, extra: Mapping[str, object]) -> SpecObject:
     """`extra` into `base`: mappings merge key by key, lists (parameters) are extended."""
     for key, value in extra.items():
         current = base.get(key)

@@ -85,6 +85,10 @@ async def list_versions(
     return [(str(name), int(version)) for name, version in result.all()]
 
 
+# A write transaction's first statement where connections bound every statement.
+UNBOUNDED = select(func.set_config("statement_timeout", "0", True))
+
+
 # Built once per (backend, data set, timeout) rather than on every read: constructing it cost
 # about as much of a cache miss's CPU as executing it. Statements are immutable: sharing is safe.
 @functools.lru_cache(maxsize=READ_STARTS_KEPT)
@@ -93,13 +97,14 @@ def read_start(
 ) -> Select[Any] | None:
     """The first statement of a read transaction, or None when it needs none.
 
-    On PostgreSQL it bounds the transaction's statements (SET LOCAL, which PgBouncer's
-    transaction pooling keeps to this transaction) and reads the data version in the same
-    round trip. Reading the version first means the rows read after it are at least that new:
-    a response is never stored under a version newer than its rows.
+    On PostgreSQL, given a `statement_timeout`, it bounds the transaction's statements (SET
+    LOCAL, which PgBouncer's transaction pooling keeps to this transaction); given a `dataset`,
+    it reads its version in the same round trip. Reading the version first means the rows read
+    after it are at least that new: a response is never stored under a version newer than its
+    rows.
     """
     columns: list[ColumnElement[Any]] = []
-    if backend == "postgresql":
+    if backend == "postgresql" and statement_timeout > 0:
         millis = str(int(statement_timeout * 1000))
         columns.append(func.set_config("statement_timeout", millis, True))
     if dataset is not None:

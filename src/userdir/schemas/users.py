@@ -64,7 +64,9 @@ class CommaList(fields.Field[list[Any]]):
         super().__init__(**kwargs)
         self.inner = inner
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> list[object]:
         items = str(value).split(",")
         if len(items) > MAX_IN_VALUES:
             raise ValidationError(f"At most {MAX_IN_VALUES} comma-separated values.")
@@ -94,7 +96,9 @@ def _suggest_ordering(value: str) -> str | None:
 class Ordering(fields.Field[list[str]]):
     """`-type,username` -> ["-type", "username", "id"]: id is always the final tie-breaker."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> list[str]:
         text = str(value)
         no_nul(text)
         terms: list[str] = []
@@ -121,7 +125,7 @@ class UsersQueryBase(Schema):
     """GET /users: filters with operators, multi-field ordering, page-number or keyset paging."""
 
     @validates_schema
-    def _one_way_of_paging(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+    def _one_way_of_paging(self, data: Mapping[str, object], **kwargs: object) -> None:
         errors: dict[str, list[str]] = {}
         if "after" in data and "before" in data:
             errors["before"] = ["Give either after or before, not both."]
@@ -131,7 +135,7 @@ class UsersQueryBase(Schema):
             raise ValidationError(errors)
 
     @post_load
-    def _structure(self, data: dict[str, Any], **kwargs: Any) -> UsersQuery:
+    def _structure(self, data: dict[str, Any], **kwargs: object) -> UsersQuery:
         filters = []
         for key in sorted(data):
             name, _, operator = key.partition("__")
