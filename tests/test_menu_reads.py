@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import AppClient, count_statements, get_json
 from tests.menu_api import flat_menu
-from userdir.graph import nest
+from userdir.graph import json_list, nest
 from userdir.keys import DATABASE
 from userdir.models import Item, Restaurant, item_modifier
+from userdir.queries.menu import nested_totals
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEM_OUT, RESTAURANT_DETAIL_OUT, RESTAURANTS_OUT
 
 
@@ -133,23 +136,146 @@ async def test_shared_modifiers_nest_fully_within_the_budget(
 
 
 @pytest.mark.parametrize("size", [10, 1000])
-@pytest.mark.parametrize("path", ["/restaurant/1/item?format=flat", "/restaurant/1/item/1?depth=8"])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # restaurant, then the whole document in one statement (the cache key's data version
+        # is known to the process: no statement reads it)
+        ("/restaurant/1/item?format=flat", 2),
+        ("/restaurant/1/item/1?format=flat", 2),
+        # ... or the rendering's size, then the subtree's items and links
+        ("/restaurant/1/item/1?depth=8", 4),
+    ],
+)
 async def test_statement_count_is_constant(
-    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], size: int, path: str
+    client: AppClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    size: int,
+    path: str,
+    expected: int,
 ) -> None:
     await make_layers(sessionmaker, width=size // 5, layers=5, fanout=2)
     engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         await get_json(client, path)
-    # restaurant, items, links: the same three at any size (the cache key's data version is
-    # known to the process: no statement reads it)
-    assert len(statements) == 3, statements
+    assert len(statements) == expected, statements
     assert all(s.lstrip().upper().startswith(("SELECT", "WITH")) for s in statements)
+
+
+async def test_a_refusal_does_not_load_the_menu_and_is_remembered(
+    make_client: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await make_layers(sessionmaker, width=40, layers=5)  # 200 items, 6,400 links
+    client: AppClient = await make_client(max_nested_nodes=10_000, cache_ttl=0)
+    engine = client.app[DATABASE].primary.engine
+    with count_statements(engine) as statements:
+        await get_json(client, "/restaurant/1/item?depth=3", expected_status=400)
+    # restaurant, the rendering's size: no item or link row is read
+    assert len(statements) == 2, statements
+    assert not any("item.name" in s or "item_modifier.position" in s for s in statements)
+    for path in ("/restaurant/1/item?depth=3", "/restaurant/1/item?depth=2"):
+        with count_statements(engine) as statements:
+            problem = await get_json(client, path, expected_status=400)
+        assert statements == []  # decided from the sizes counted at this data version
+        assert problem["errors"][0]["allowed"] == ["0..1"]
+    with count_statements(engine) as statements:
+        await get_json(client, "/restaurant/1/item/1?depth=3", expected_status=400)
+    assert len(statements) == 2, statements  # one item's size is counted on its own
+    await get_json(client, "/restaurant/1/item/1?depth=1")  # 41 entries: within the budget
+
+
+@pytest.mark.parametrize("root", [None, 1, 4])
+async def test_counted_sizes_match_the_rendering(
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], root: int | None
+) -> None:
+    await make_layers(sessionmaker, width=3, layers=4, fanout=2)
+    path = "/restaurant/1/item" if root is None else f"/restaurant/1/item/{root}"
+    async with sessionmaker() as session:
+        totals = await nested_totals(session, restaurant_id=1, root=root, depth=4, budget=1_000_000)
+    rendered = []
+    for depth in range(5):
+        data = await get_json(client, f"{path}?depth={depth}")
+        rendered.append(sum(map(count_nodes, data if root is None else [data])))
+    assert totals == rendered
+    async with sessionmaker() as session:
+        cut = await nested_totals(session, restaurant_id=1, root=root, depth=4, budget=rendered[1])
+    # Counting stops at the first depth past the budget: deeper ones can only be larger.
+    assert cut == rendered[:3]
 
 
 def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:
     # The database refuses self-links; the renderer must still never cut a branch unmarked.
     attributes = {"position": 0, "min_select": 0, "max_select": None, "price_cents": None}
     links = [{"item_id": 1, "modifier_id": 1, **attributes}]
-    (node,) = nest([{"id": 1, "name": "loop"}], links, depth=3)
+    (node,) = map(orjson.loads, nest([{"id": 1, "name": "loop"}], links, depth=3))
     assert node["truncated"] is True and node["modifiers"] == []
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize(
+    "path", ["/restaurant/1/item?format=flat", "/restaurant/1/item?depth=2", "/restaurant/1/item/2"]
+)
+async def test_an_unchanged_menu_revalidates_without_the_database(
+    client: AppClient, path: str
+) -> None:
+    async with client.get(path) as response:
+        assert response.status == 200
+        etag = response.headers["ETag"]
+    engine = client.app[DATABASE].primary.engine
+    with count_statements(engine) as statements:
+        async with client.get(path, headers={"If-None-Match": etag}) as response:
+            assert response.status == 304 and response.headers["ETag"] == etag
+            assert await response.read() == b""
+    assert statements == []
+
+
+def reference_nest(
+    items: list[dict[str, Any]], links: list[dict[str, Any]], depth: int
+) -> list[dict[str, Any]]:
+    """Nesting as its definition says, node by node with the path from the root."""
+    by_id = {item["id"]: item for item in items}
+    kids_of: dict[int, list[dict[str, Any]]] = {}
+    for link in sorted(links, key=lambda k: (k["position"], k["modifier_id"])):
+        kids_of.setdefault(link["item_id"], []).append(link)
+
+    def render(item_id: int, remaining: int, path: frozenset[int], link: Any) -> dict[str, Any]:
+        node = dict(by_id[item_id])
+        if link is not None:
+            node["link"] = {
+                k: link[k] for k in ("position", "min_select", "max_select", "price_cents")
+            }
+        kids = kids_of.get(item_id, [])
+        shown = (
+            [] if remaining == 0 else [k for k in kids if k["modifier_id"] not in path | {item_id}]
+        )
+        node["truncated"] = len(shown) < len(kids)
+        node["modifiers"] = [
+            render(k["modifier_id"], remaining - 1, path | {item_id}, k) for k in shown
+        ]
+        return node
+
+    return [render(item_id, depth, frozenset(), None) for item_id in by_id]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_nesting_shares_subtrees_yet_matches_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    count = rng.randint(1, 9)
+    items = [{"id": i, "name": f"i{i}"} for i in range(1, count + 1)]
+    pairs = {(rng.randint(1, count), rng.randint(1, count)) for _ in range(rng.randint(0, 20))}
+    if seed % 2:  # acyclic: links only to higher ids
+        pairs = {(a, b) for a, b in pairs if a < b}
+    links = [
+        {
+            "item_id": a,
+            "modifier_id": b,
+            "position": rng.randint(0, 3),
+            "min_select": 0,
+            "max_select": None,
+            "price_cents": rng.choice([None, 50]),
+        }
+        for a, b in sorted(pairs)
+    ]
+    for depth in range(5):
+        rendered = orjson.loads(json_list(nest(items, links, depth=depth)))
+        assert rendered == reference_nest(items, links, depth)

@@ -13,7 +13,9 @@ from userdir.db import database_ctx
 from userdir.deadlines import deadlines_ctx
 from userdir.errors import error_middleware, on_prepare
 from userdir.invalidation import versions_ctx
-from userdir.keys import COUNTS, SETTINGS
+from userdir.keys import COUNTS, NESTED_SIZES, SETTINGS
+from userdir.metrics import setup_metrics
+from userdir.nested_sizes import NestedSizes
 from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
 from userdir.ratelimit import setup_rate_limit
@@ -28,6 +30,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[COUNTS] = Counts()
+    app[NESTED_SIZES] = NestedSizes()
     # In this order: the versions' watcher needs the database; all stop in reverse.
     app.cleanup_ctx.extend([deadlines_ctx, database_ctx, versions_ctx, cache_ctx])
     app.on_response_prepare.append(on_prepare)
@@ -37,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(default=True),
     )
     setup_rate_limit(app)
+    setup_metrics(app)
     setup_routes(app)
     setup_pages(app)
     app.on_startup.append(build_openapi)

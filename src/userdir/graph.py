@@ -6,8 +6,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 Row = Mapping[str, Any]
 LINK_FIELDS = ("position", "min_select", "max_select", "price_cents")
+# What follows an item's fields (and link) in a nested rendering, by "truncated".
+TAIL = {False: b',"truncated":false,"modifiers":[', True: b',"truncated":true,"modifiers":['}
+LEAF = {cut: tail + b"]}" for cut, tail in TAIL.items()}
 
 
 def children_of(links: Iterable[Row]) -> dict[int, list[Row]]:
@@ -20,65 +25,90 @@ def children_of(links: Iterable[Row]) -> dict[int, list[Row]]:
     return dict(children)
 
 
-def nested_size(
-    roots: Sequence[int], children: Mapping[int, Sequence[Row]], depth: int, budget: int
-) -> list[int]:
-    """Node counts of the nested rendering at depth 0, 1, ... up to `depth`, stopping once
-    past `budget`: with shared modifiers the count multiplies at each level.
-
-    On a graph with a cycle this over-counts (rendering stops at a repeat): a safe bound.
-    """
-    size = dict.fromkeys(children.keys() | set(roots), 1)
-    totals = [len(roots)]
-    for _ in range(depth):
-        if totals[-1] > budget:
-            break
-        size = {
-            item: 1 + sum(size.get(link["modifier_id"], 1) for link in children.get(item, ()))
-            for item in size
-        }
-        totals.append(sum(size[root] for root in roots))
-    return totals
+def cannot_reach_a_cycle(children: Mapping[int, Sequence[Row]]) -> set[int]:
+    """The items from which no chain of links leads into a cycle: leaves first, then every
+    item all of whose modifiers are already known to be such (linear in items + links)."""
+    parents: defaultdict[int, list[int]] = defaultdict(list)
+    pending: dict[int, int] = {}
+    for parent, kids in children.items():
+        pending[parent] = len(kids)
+        for link in kids:
+            parents[link["modifier_id"]].append(parent)
+    done = {modifier for modifier in parents if modifier not in children}
+    ready = list(done)
+    while ready:
+        for parent in parents.get(ready.pop(), ()):
+            pending[parent] -= 1
+            if pending[parent] == 0:
+                done.add(parent)
+                ready.append(parent)
+    return done
 
 
 def nest(
     items: Sequence[Row], links: Iterable[Row], *, depth: int, roots: Sequence[int] | None = None
-) -> list[dict[str, Any]]:
-    """Each root (every item by default) with its modifiers nested up to `depth` levels.
+) -> list[bytes]:
+    """Each root (every item by default) with its modifiers nested up to `depth` levels, as
+    one JSON object per root: the item's fields, then on a modifier its `link` (position,
+    selection bounds, price in this context), `truncated` and `modifiers`.
 
     A branch stops, marked `"truncated": true`, where the depth runs out or where a modifier
-    is already on the path from the root (a cycle), so rendering always terminates. A
-    modifier carries its `link` (position, selection bounds, price in this context).
+    is already on the path from the root (a cycle), so rendering always terminates.
+
+    Written as JSON text piece by piece: a dict per node costs several times more. Shared
+    modifiers repeat the same subtree many times; below an item that cannot reach a cycle no
+    path can cut anything, so its modifiers at a given remaining depth are written once.
     """
-    by_id = {item["id"]: dict(item) for item in items}
+    by_id = {item["id"]: item for item in items}
     # Links may lead to items not loaded (below a subtree's last level): they still count
     # for "truncated", and are rendered only when their item is there.
     children = {parent: kids for parent, kids in children_of(links).items() if parent in by_id}
+    # An item's fields without the closing brace, and each link's attributes: written once.
+    fields = {item_id: orjson.dumps(item)[:-1] for item_id, item in by_id.items()}
+    attributes: dict[int, bytes] = {}  # per link, keyed by its object's id
+    free = cannot_reach_a_cycle(children)
+    written: dict[tuple[int, int], bytes] = {}
+
+    def below(item_id: int, remaining: int, path: frozenset[int]) -> bytes:
+        """`,"truncated":...,"modifiers":[...]}`: what follows an item's fields and link."""
+        kids = children.get(item_id, ())
+        if remaining == 0:
+            return LEAF[bool(kids)]
+        if item_id in free:
+            if (known := written.get((item_id, remaining))) is not None:
+                return known
+            shown, inner = kids, path
+        else:
+            inner = path | {item_id}
+            shown = [k for k in kids if k["modifier_id"] not in inner]
+        modifiers = b",".join(
+            [
+                render(k["modifier_id"], remaining - 1, inner, k)
+                for k in shown
+                if k["modifier_id"] in by_id
+            ]
+        )
+        # "truncated" is exactly "a modifier left out", so no cut goes unmarked.
+        text = TAIL[len(shown) < len(kids)] + modifiers + b"]}"
+        if item_id in free:
+            written[(item_id, remaining)] = text
+        return text
 
     def render(
         item_id: int, remaining: int, path: frozenset[int], link: Row | None = None
-    ) -> dict[str, Any]:
-        node = dict(by_id[item_id])
-        if link is not None:
-            node["link"] = {name: link[name] for name in LINK_FIELDS}
-        kids = children.get(item_id, [])
-        if remaining == 0:
-            node["truncated"] = bool(kids)
-            node["modifiers"] = []
-            return node
-        inner = path | {item_id}
-        # "truncated" is exactly "a modifier left out", so no cut goes unmarked.
-        shown = [k for k in kids if k["modifier_id"] not in inner]
-        node["truncated"] = len(shown) < len(kids)
-        node["modifiers"] = [
-            render(k["modifier_id"], remaining - 1, inner, k)
-            for k in shown
-            if k["modifier_id"] in by_id
-        ]
-        return node
+    ) -> bytes:
+        if link is None:
+            return fields[item_id] + below(item_id, remaining, path)
+        if (shown := attributes.get(id(link))) is None:
+            shown = attributes[id(link)] = orjson.dumps({name: link[name] for name in LINK_FIELDS})
+        return fields[item_id] + b',"link":' + shown + below(item_id, remaining, path)
 
     ids = by_id.keys() if roots is None else roots
     return [render(item_id, depth, frozenset()) for item_id in ids]
+
+
+def json_list(objects: Sequence[bytes]) -> bytes:
+    return b"[" + b",".join(objects) + b"]"
 
 
 def flat(items: Sequence[Row], links: Iterable[Row]) -> dict[str, Any]:

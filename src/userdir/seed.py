@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.db import create_engine
 from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError, Page
+from userdir.metrics import seed_counters
 from userdir.progress import SeedProgress
 from userdir.queries.users import max_user_id, upsert_users
 from userdir.schemas.github import GitHubUserRow, load_github_user
@@ -27,20 +28,24 @@ FILE_PAGE = 1000  # records per transaction when loading a file
 PREFETCH = 3  # pages read ahead of the one being written: smooths latency, bounds the waste
 
 
-def create_seed_engine(database_url: str) -> AsyncEngine:
+def create_seed_engine(database_url: str, *, pgbouncer: bool = False) -> AsyncEngine:
     """An engine for seeding: PostgreSQL commits return before their WAL reaches the disk.
 
     Seeding writes data that can be fetched again: a server crash may forget the commits of
     the last fraction of a second (whole pages only, never half of one), and the next run,
     resuming after the highest stored id, reads them again. It spares one disk flush per page,
-    the largest single cost of seeding into PostgreSQL.
+    the largest single cost of seeding into PostgreSQL. Through PgBouncer (pgbouncer=True)
+    it cannot be had: PgBouncer refuses a setting sent when connecting, and a SET would stay
+    on a server connection other clients share.
     """
     if make_url(database_url).get_backend_name() != "postgresql":
         return create_engine(database_url)
-    settings = {"server_settings": {"synchronous_commit": "off"}}
+    settings = {} if pgbouncer else {"server_settings": {"synchronous_commit": "off"}}
     # No ping before every page's checkout: a run is short, and a dropped connection fails
     # one page's transaction, which the next run reads again.
-    return create_engine(database_url, connect_args=settings, pool_pre_ping=False)
+    return create_engine(
+        database_url, pgbouncer=pgbouncer, connect_args=settings, pool_pre_ping=False
+    )
 
 
 class SeedError(Exception):
@@ -96,14 +101,13 @@ def valid_rows(
         try:
             row = load_github_user(record)
         except ValidationError as exc:
-            report.skipped += 1
-            progress.warn(f"skipped {label}: {_describe(exc.messages)}")
+            _skip(report, progress, f"skipped {label}: {_describe(exc.messages)}")
             continue
         owner = owners.setdefault(row["username"], row["id"])
         if owner != row["id"]:
             # Two ids claiming one login on one page cannot both be stored (username is unique).
-            report.skipped += 1
-            progress.warn(f"skipped {label}: login {row['username']!r} is also id {owner}")
+            clash = f"login {row['username']!r} is also id {owner}"
+            _skip(report, progress, f"skipped {label}: {clash}")
             continue
         rows.append(row)
     return rows
@@ -132,9 +136,18 @@ async def store_page(
     _count(rows, report, progress)
 
 
+def _skip(report: SeedReport, progress: SeedProgress, message: str) -> None:
+    report.skipped += 1
+    seed_counters().users.labels("skipped").inc()
+    progress.warn(message)
+
+
 def _count(rows: list[GitHubUserRow], report: SeedReport, progress: SeedProgress) -> None:
     report.pages += 1
     report.stored += len(rows)
+    counters = seed_counters()
+    counters.pages.inc()
+    counters.users.labels("stored").inc(len(rows))
     if rows:
         report.last_id = max(report.last_id or 0, max(r["id"] for r in rows))
     progress.advance(len(rows), report.last_id)

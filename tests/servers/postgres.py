@@ -253,6 +253,15 @@ class PostgresCluster(Closing):
         return lines[7].strip()
 
 
+async def fetchval(dsn: str, sql: str, *args: object) -> Any:
+    """One statement's first value, on a connection of its own (from async code)."""
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)

@@ -1,48 +1,65 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir import cached, parse
+from userdir import cached, gc_pause, parse
 from userdir.cached import Representation
-from userdir.datasets import menu
+from userdir.datasets import CacheKey, menu
 from userdir.db import reader
 from userdir.errors import BadRequest
-from userdir.graph import children_of, flat, nest, nested_size
-from userdir.keys import SETTINGS
+from userdir.graph import json_list, nest
+from userdir.keys import NESTED_SIZES, SETTINGS
+from userdir.nested_sizes import Totals
 from userdir.queries import menu as queries
-from userdir.responses import JSON, dumps
+from userdir.responses import JSON
 from userdir.schemas.menu import MenuQuery, menu_query_schema
 
-Row = dict[str, Any]
+
+def _too_large(totals: Totals, depth: int) -> BadRequest:
+    # Shared modifiers multiply at every level: refuse rather than cut without saying.
+    deepest = totals.deepest_fitting()
+    detail = (
+        f"Nested to depth {depth} this menu has more than {totals.budget} entries; "
+        "ask for a smaller depth or for format=flat."
+    )
+    allowed = [] if deepest is None else [f"0..{deepest}"]
+    return BadRequest(detail, errors=[{"parameter": "depth", "detail": detail, "allowed": allowed}])
 
 
-def render(
-    items: Sequence[Row],
-    links: Sequence[Row],
-    query: MenuQuery,
-    *,
-    budget: int,
-    roots: Sequence[int] | None = None,
-) -> Any:
-    if query.format == "flat":
-        return flat(items, links)
-    depth = query.depth
-    starts = [item["id"] for item in items] if roots is None else roots
-    totals = nested_size(starts, children_of(links), depth, budget)
-    if totals[-1] > budget:
-        # Shared modifiers multiply at every level: refuse rather than cut without saying.
-        fits = [d for d, total in enumerate(totals) if total <= budget]
-        allowed = [f"0..{fits[-1]}"] if fits else []
-        detail = (
-            f"Nested to depth {depth} this menu has more than {budget} entries; "
-            "ask for a smaller depth or for format=flat."
+@dataclass(frozen=True, slots=True)
+class Nesting:
+    """A nested rendering: from `root` (None: every item of the restaurant), `depth` deep."""
+
+    restaurant_id: int
+    root: int | None
+    depth: int
+
+
+async def check_size(
+    request: web.Request, key: CacheKey, nesting: Nesting, session: AsyncSession | None = None
+) -> None:
+    """Raise BadRequest when the rendering passes MAX_NESTED_NODES. Decided from the sizes
+    known at `key`'s version; unknown ones are counted on `session` (without it, an unknown
+    size is left for the read to decide)."""
+    sizes = request.app[NESTED_SIZES]
+    totals = sizes.get(key, nesting.root, nesting.depth)
+    if totals is None:
+        if session is None:
+            return
+        budget = request.app[SETTINGS].max_nested_nodes
+        counted = await queries.nested_totals(
+            session,
+            restaurant_id=nesting.restaurant_id,
+            root=nesting.root,
+            depth=nesting.depth,
+            budget=budget,
         )
-        error = {"parameter": "depth", "detail": detail, "allowed": allowed}
-        raise BadRequest(detail, errors=[error])
-    return nest(items, links, depth=depth, roots=roots)
+        totals = sizes.put(key, nesting.root, counted, budget)
+    if not totals.fits(nesting.depth):
+        raise _too_large(totals, nesting.depth)
 
 
 async def list_items(request: web.Request) -> web.Response:
@@ -52,15 +69,22 @@ async def list_items(request: web.Request) -> web.Response:
     key = await cached.key(request, menu(restaurant_id), f"items:{query.normalized}")
     if (hit := await cached.lookup(request, key)) is not None:
         return hit
+    nested = query.format == "nested"
+    nesting = Nesting(restaurant_id, None, query.depth)
+    if nested:
+        await check_size(request, key, nesting)  # a repeated refusal needs no database
     async with reader(request, key) as snapshot:
         session = snapshot.session
         await queries.get_restaurant(session, restaurant_id=restaurant_id)
-        if query.format == "flat":
+        if not nested:
             body = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
         else:
+            assert snapshot.key is not None
+            await check_size(request, snapshot.key, nesting, session)
             items = await queries.list_items(session, restaurant_id=restaurant_id)
             links = await queries.list_links(session, restaurant_id=restaurant_id)
-            body = dumps(render(items, links, query, budget=settings.max_nested_nodes))
+            with gc_pause.paused():
+                body = json_list(nest(items, links, depth=query.depth))
     return await cached.store(request, snapshot.key, Representation(body, JSON))
 
 
@@ -72,13 +96,24 @@ async def get_item(request: web.Request) -> web.Response:
     key = await cached.key(request, menu(restaurant_id), f"item:{item_id}:{query.normalized}")
     if (hit := await cached.lookup(request, key)) is not None:
         return hit
-    # Nested needs `depth` levels only; flat shows the whole subtree.
-    depth = None if query.format == "flat" else query.depth
-    where: dict[str, Any] = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": depth}
+    nested = query.format == "nested"
+    nesting = Nesting(restaurant_id, item_id, query.depth)
+    if nested:
+        await check_size(request, key, nesting)
     async with reader(request, key) as snapshot:
-        await queries.get_restaurant(snapshot.session, restaurant_id=restaurant_id)
-        items = await queries.list_subtree_items(snapshot.session, **where)
-        links = await queries.list_subtree_links(snapshot.session, **where)
-    body = render(items, links, query, budget=settings.max_nested_nodes, roots=[item_id])
-    shown = body if query.format == "flat" else body[0]
-    return await cached.store(request, snapshot.key, Representation(dumps(shown), JSON))
+        session = snapshot.session
+        await queries.get_restaurant(session, restaurant_id=restaurant_id)
+        if not nested:
+            # Flat shows the whole subtree.
+            body = await queries.flat_subtree_json(
+                session, restaurant_id=restaurant_id, item_id=item_id
+            )
+        else:
+            assert snapshot.key is not None
+            await check_size(request, snapshot.key, nesting, session)
+            subtree = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": query.depth}
+            items = await queries.list_subtree_items(session, **subtree)
+            links = await queries.list_subtree_links(session, **subtree)
+            with gc_pause.paused():
+                (body,) = nest(items, links, depth=query.depth, roots=[item_id])
+    return await cached.store(request, snapshot.key, Representation(body, JSON))
