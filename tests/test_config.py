@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 from dataclasses import asdict
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,16 @@ CASES: dict[str, tuple[str, str, object, dict[str, str]]] = {
     "GITHUB_TOKENS": ("t1,t2", "github_tokens", ("t1", "t2"), {"GITHUB_TOKEN": "t0"}),
     "GITHUB_RETRIES": ("2", "github_retries", 2, {}),
     "CURSOR_SECRET": ("s3cret", "cursor_secret", "s3cret", {}),
+    "TRUSTED_PROXIES": (
+        "127.0.0.1, 10.0.0.0/8,::1",
+        "trusted_proxies",
+        (IPv4Network("127.0.0.1/32"), IPv4Network("10.0.0.0/8"), IPv6Network("::1/128")),
+        {},
+    ),
+    "METRICS_TOKEN": (" m3trics ", "metrics_token", "m3trics", {}),
 }
 # Read by the command line rather than into Settings.
-READ_ELSEWHERE = {"LOG_LEVEL"}
+READ_ELSEWHERE = {"LOG_LEVEL", "LOG_FORMAT"}
 
 
 def variables_read() -> set[str]:
@@ -119,11 +127,12 @@ def test_secrets_stay_out_of_logs() -> None:
             "USERDIR_API_TOKENS": "a",
             "GITHUB_TOKENS": "t1",
             "CURSOR_SECRET": "s3cret",
+            "METRICS_TOKEN": "m3trics",
             "DATABASE_REPLICA_URLS": "postgresql+asyncpg://u:pw@r1/u",
             "DATABASE_URL": PG,
         }
     )
-    for secret in ("api_tokens", "github_tokens", "s3cret", "pw@r1"):
+    for secret in ("api_tokens", "github_tokens", "s3cret", "pw@r1", "m3trics"):
         assert secret not in repr(settings)
 
 
