@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from tests.conftest import API_TOKEN
-from tests.helpers import get_json
+from tests.helpers import AppClient, get_json
 from tests.menu_api import edges, link, new_items, new_restaurant, write
 from tests.servers.load import run_load
 from tests.servers.pgbouncer import PgBouncer
@@ -78,10 +78,10 @@ async def test_users_and_menus_read_and_write_through_pgbouncer(
     bouncer_settings: Settings,
     private_pg: PostgresCluster,
     private_pg_database: str,
-    aiohttp_client,  # type: ignore[no-untyped-def]
+    aiohttp_client: AiohttpClient,
 ) -> None:
     await cli.reset_database(bouncer_settings)
-    client: TestClient = await aiohttp_client(create_app(bouncer_settings))
+    client: AppClient = await aiohttp_client(create_app(bouncer_settings))
 
     # Users: the list (JSON, HTML, CSV), one user, a filtered count, a cursor's next page.
     page = await get_json(client, "/users?type=User&order_by=username&pagination=5")

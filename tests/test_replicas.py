@@ -117,6 +117,13 @@ async def _get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, obje
         return response.status, await response.json(content_type=None)
 
 
+async def _get_object(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, object]]:
+    """A JSON object, such as one restaurant or the readiness report."""
+    status, body = await _get_json(session, url)
+    assert isinstance(body, dict), body
+    return status, body
+
+
 async def test_reads_are_served_by_the_replica(
     private_pg: PostgresCluster,
     fault_database: str,
@@ -163,11 +170,11 @@ async def test_a_write_is_visible_through_the_api_at_once(
 
         async def seen(kind: str, served: Served, name: str, written: float) -> None:
             while True:
-                status, body = await _get_json(http, served.url("/restaurant/1"))
+                status, body = await _get_object(http, served.url("/restaurant/1"))
                 assert status == 200
                 if kind == "own":  # the process that wrote shows it in its first answer
-                    assert body["name"] == name  # type: ignore[index]
-                if body["name"] == name:  # type: ignore[index]
+                    assert body["name"] == name
+                if body["name"] == name:
                     delays[kind].append(time.monotonic() - written)
                     return
                 assert time.monotonic() - written < MAX_LAG, f"{kind}: still {body}"
@@ -241,8 +248,8 @@ async def test_a_replica_behind_by_more_than_the_max_lag_is_skipped(
     result = await run_load(served.url("/users/newcomer"), clients=4, requests=40)
     assert result.by_outcome() == {200: 40}  # the paused replica would answer 404
     async with aiohttp.ClientSession() as http:
-        status, body = await _get_json(http, served.url("/readyz"))
-    assert status == 200 and body["replicas"] == {replica.name: "skipped"}  # type: ignore[index]
+        status, body = await _get_object(http, served.url("/readyz"))
+    assert status == 200 and body["replicas"] == {replica.name: "skipped"}
 
     await asyncio.to_thread(private_pg_standby.resume_replay)
     await _until(lambda: replica.healthy, 5, "the replica in use again once caught up")
@@ -285,7 +292,7 @@ async def test_a_lagging_replica_never_caches_old_rows_under_a_new_version(
                     assert status == 200
                     old_names += "Five Guys" in str(body)
                     if path == "/restaurant/1":
-                        assert body["name"] == "Six Guys"  # type: ignore[index]
+                        assert isinstance(body, dict) and body["name"] == "Six Guys"
             await asyncio.sleep(0.01)
     assert _replica(first).healthy and _replica(second).healthy  # still in use, behind
     assert old_names == 0

@@ -11,7 +11,7 @@ import math
 import re
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +80,10 @@ async def hosts(
         yield Hosts(one, two, nginx)
 
 
-async def _get(http: aiohttp.ClientSession, url: str, **kwargs: object) -> aiohttp.ClientResponse:
-    async with http.get(url, **kwargs) as response:  # type: ignore[arg-type]
+async def _get(
+    http: aiohttp.ClientSession, url: str, headers: Mapping[str, str] | None = None
+) -> aiohttp.ClientResponse:
+    async with http.get(url, headers=headers) as response:
         await response.read()
         return response
 

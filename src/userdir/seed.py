@@ -8,10 +8,9 @@ and reported; it never stops the run (see README, "Seeding from GitHub").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 from marshmallow import ValidationError
@@ -19,11 +18,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.db import create_engine
-from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError
+from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError, Page
 from userdir.metrics import seed_counters
 from userdir.progress import SeedProgress
 from userdir.queries.users import max_user_id, upsert_users
-from userdir.schemas.github import load_github_user
+from userdir.schemas.github import GitHubUserRow, load_github_user
 
 FILE_PAGE = 1000  # records per transaction when loading a file
 PREFETCH = 3  # pages read ahead of the one being written: smooths latency, bounds the waste
@@ -76,7 +75,7 @@ class SeedReport:
         return f"stored {self.stored} users in {self.pages} pages{skipped}{last}"
 
 
-def _describe(errors: Mapping[str, Any] | list[Any]) -> str:
+def _describe(errors: Mapping[str, object] | Sequence[object]) -> str:
     if not isinstance(errors, Mapping):
         return "; ".join(str(e) for e in errors)
     parts = []
@@ -87,14 +86,14 @@ def _describe(errors: Mapping[str, Any] | list[Any]) -> str:
 
 
 def valid_rows(
-    records: list[Any],
+    records: Sequence[object],
     source: str,
     progress: SeedProgress,
     report: SeedReport,
     first: int = 1,
-) -> list[dict[str, Any]]:
+) -> list[GitHubUserRow]:
     """The storable rows of a page; each malformed record is reported and skipped."""
-    rows: list[dict[str, Any]] = []
+    rows: list[GitHubUserRow] = []
     owners: dict[str, int] = {}
     for position, record in enumerate(records, start=first):
         raw_id = record.get("id") if isinstance(record, dict) else None
@@ -114,16 +113,14 @@ def valid_rows(
     return rows
 
 
-async def _store(
-    sessionmaker: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]
-) -> None:
+async def _store(sessionmaker: async_sessionmaker[AsyncSession], rows: list[GitHubUserRow]) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, rows)
 
 
 async def store_page(
     sessionmaker: async_sessionmaker[AsyncSession],
-    rows: list[dict[str, Any]],
+    rows: list[GitHubUserRow],
     report: SeedReport,
     progress: SeedProgress,
 ) -> None:
@@ -145,7 +142,7 @@ def _skip(report: SeedReport, progress: SeedProgress, message: str) -> None:
     progress.warn(message)
 
 
-def _count(rows: list[dict[str, Any]], report: SeedReport, progress: SeedProgress) -> None:
+def _count(rows: list[GitHubUserRow], report: SeedReport, progress: SeedProgress) -> None:
     report.pages += 1
     report.stored += len(rows)
     counters = seed_counters()
@@ -156,8 +153,13 @@ def _count(rows: list[dict[str, Any]], report: SeedReport, progress: SeedProgres
     progress.advance(len(rows), report.last_id)
 
 
+# What the fetcher hands the writer: a page and the records of it to store, then None at the
+# end, or the exception that stopped it.
+Fetched = tuple[Page, list[object]] | Exception | None
+
+
 async def _fetch_pages(
-    client: GitHubClient, url: str | None, total: int, pages: asyncio.Queue[Any]
+    client: GitHubClient, url: str | None, total: int, pages: asyncio.Queue[Fetched]
 ) -> None:
     """Put up to `total` records on `pages`, page by page, then None (or the exception)."""
     seen = 0
@@ -195,7 +197,7 @@ async def seed_from_api(
     start = since
     first_url = client.users_url(start, min(MAX_PER_PAGE, total))
     progress.start(total, client.base_url)
-    pages: asyncio.Queue[Any] = asyncio.Queue(maxsize=PREFETCH)
+    pages: asyncio.Queue[Fetched] = asyncio.Queue(maxsize=PREFETCH)
     fetcher = asyncio.ensure_future(_fetch_pages(client, first_url, total, pages))
     try:
         while (item := await pages.get()) is not None:
@@ -212,7 +214,7 @@ async def seed_from_api(
     return report
 
 
-def read_records(path: Path) -> list[Any]:
+def read_records(path: Path) -> list[object]:
     try:
         raw = path.read_bytes()
     except OSError as exc:

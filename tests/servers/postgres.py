@@ -240,7 +240,7 @@ class PostgresCluster(Closing):
         """A streaming hot standby of this cluster, started on a port of its own."""
         from tests.servers.standby import PostgresStandby
 
-        return PostgresStandby.create(self)
+        return PostgresStandby.of(self)
 
     def _status(self, pid: int) -> str:
         try:
