@@ -53,8 +53,13 @@ async def key(request: web.Request, dataset: Dataset, normalized: str) -> CacheK
     change channel is down (see userdir.invalidation), at the version the primary holds."""
     version = request.app[VERSIONS].current(dataset)
     if version is None:
-        async with request.app[DATABASE].primary.sessions() as session:
-            version = await get_version(session, dataset)
+        primary = request.app[DATABASE].primary
+        await primary.acquire()
+        try:
+            async with primary.sessions() as session:
+                version = await get_version(session, dataset)
+        finally:
+            primary.release()
     return CacheKey(dataset, version, normalized)
 
 

@@ -121,7 +121,8 @@ class Metrics:
                 continue  # a pool that keeps no count (NullPool, StaticPool)
             self.pool.labels(source.name, "in_use").set(pool.checkedout())
             self.pool.labels(source.name, "idle").set(pool.checkedin())
-            self.waiting.labels(source.name).set(_waiting(pool))
+            waiting = source.gate.waiting if source.gate is not None else _waiting(pool)
+            self.waiting.labels(source.name).set(waiting)
         self.cache_open.set(1 if app[CACHE].state == "degraded" else 0)
         self.versions_live.set(1 if app[VERSIONS].live else 0)
         for replica in database.replicas:

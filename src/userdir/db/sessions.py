@@ -41,6 +41,7 @@ async def _begin(
 ) -> tuple[AsyncSession, int | None]:
     """A read session on `source` whose first statement, if it needs one, has run; with the
     version of `dataset` that the source holds, when it was read (None: not read)."""
+    await source.acquire()
     direct = None if snapshot else source.direct
     session = direct() if direct is not None else source.reads()
     on_replica = dataset is not None and source is not database.primary
@@ -53,9 +54,16 @@ async def _begin(
         row = (await (await session.connection()).execute(stmt)).one()
         return session, int(row[-1] or 0) if on_replica else None
     except BaseException as exc:
-        await session.close()
+        await _close(source, session)
         database.source_failed(source, exc)
         raise
+
+
+async def _close(source: Source, session: AsyncSession) -> None:
+    try:
+        await session.close()
+    finally:
+        source.release()
 
 
 @asynccontextmanager
@@ -69,7 +77,7 @@ async def reader(
     if key is not None and version is not None and version < key.version:
         # This replica has not replayed a write this process already knows of: the rows it
         # would show are older than what a client of this process may have seen.
-        await session.close()
+        await _close(source, session)
         source = database.primary
         session, version = await _begin(database, source, dataset, snapshot)
     if key is not None and version is not None and version > key.version:
@@ -81,18 +89,23 @@ async def reader(
             database.source_failed(source, exc)
         raise
     finally:
-        await session.close()
+        await _close(source, session)
     database.outage.cleared()
 
 
 @asynccontextmanager
 async def writer(request: web.Request) -> AsyncIterator[AsyncSession]:
     database = request.app[DATABASE]
-    async with database.primary.sessions.begin() as session:
-        if database.bounds_connections:
-            # Reads' statement timeout is the connection's: a write is not bound by it.
-            await session.execute(UNBOUNDED)
-        yield session
+    primary = database.primary
+    await primary.acquire()
+    try:
+        async with primary.sessions.begin() as session:
+            if database.bounds_connections:
+                # Reads' statement timeout is the connection's: a write is not bound by it.
+                await session.execute(UNBOUNDED)
+            yield session
+    finally:
+        primary.release()
     # Committed: this process's next read must not be answered from before this write.
     request.app[VERSIONS].learn_all(session.info.get(BUMPED, {}))
     database.outage.cleared()

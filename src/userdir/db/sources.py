@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from userdir.config import Settings
 from userdir.db.engines import censored, create_engine, create_sessionmaker, ping, serving_options
 from userdir.db.faults import DATABASE_FAULTS, Outage
+from userdir.db.gate import Gate
 from userdir.keys import DATABASE, SETTINGS
 from userdir.queries.replicas import replica_lag
 
@@ -32,6 +33,17 @@ class Source:
     # without BEGIN or ROLLBACK round trips: one-statement reads. None where each read must
     # carry its own bound in a transaction (through PgBouncer).
     direct: async_sessionmaker[AsyncSession] | None
+    # Checkouts in arrival order (userdir.db.gate); None: the pool's own order (SQLite).
+    gate: Gate | None
+
+    async def acquire(self) -> None:
+        """Wait for this source's turn to hold a session; pair with release()."""
+        if self.gate is not None:
+            await self.gate.acquire()
+
+    def release(self) -> None:
+        if self.gate is not None:
+            self.gate.release()
 
     @classmethod
     def create(cls, name: str, url: str, settings: Settings) -> Self:
@@ -45,6 +57,7 @@ class Source:
             direct = async_sessionmaker(
                 engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
             )
+        capacity = settings.db_pool_size + settings.db_pool_overflow
         if engine.dialect.name == "postgresql":
             # One snapshot for all of a response's queries; READ ONLY also keeps a read that
             # lands on the primary from writing by mistake. (asyncpg takes both as BEGIN
@@ -58,6 +71,7 @@ class Source:
             create_sessionmaker(engine),
             async_sessionmaker(reading, expire_on_commit=False),
             direct,
+            None if engine.dialect.name == "sqlite" else Gate(capacity, settings.db_pool_timeout),
         )
 
 
