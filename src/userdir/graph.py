@@ -106,8 +106,3 @@ def nest(
 
 def json_list(objects: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(objects) + b"]"
-
-
-def flat(items: Sequence[Row], links: Iterable[Row]) -> dict[str, Any]:
-    """Each item once plus the links between them: linear in items + links."""
-    return {"items": list(items), "links": list(links)}
