@@ -80,6 +80,14 @@ async def test_one_item_with_its_subtree(client: TestClient) -> None:
     cut = await get_json(client, "/restaurant/1/item/1?depth=0")
     assert cut["truncated"] is True and cut["modifiers"] == []
     await get_json(client, "/restaurant/2/item/1", expected_status=404)  # not Pizzeria's
+    for path, missing in [
+        ("/restaurant/999/item?format=flat", "No restaurant with id 999."),
+        ("/restaurant/999/item/1?format=flat", "No restaurant with id 999."),
+        ("/restaurant/2/item/1?format=flat", "No item 1 in restaurant 2."),
+        ("/restaurant/1/item/999?format=flat", "No item 999 in restaurant 1."),
+    ]:
+        problem = await get_json(client, path, expected_status=404)
+        assert problem["detail"] == missing
 
 
 @pytest.mark.usefixtures("sample")
@@ -140,10 +148,10 @@ async def test_shared_modifiers_nest_fully_within_the_budget(
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        # restaurant, then the whole document in one statement (the cache key's data version
-        # is known to the process: no statement reads it)
-        ("/restaurant/1/item?format=flat", 2),
-        ("/restaurant/1/item/1?format=flat", 2),
+        # the restaurant's existence and the whole document in one statement (the cache key's
+        # data version is known to the process: no statement reads it)
+        ("/restaurant/1/item?format=flat", 1),
+        ("/restaurant/1/item/1?format=flat", 1),
         # ... or the rendering's size, then the subtree's items and links
         ("/restaurant/1/item/1?depth=8", 4),
     ],

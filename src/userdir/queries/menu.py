@@ -173,19 +173,25 @@ def _json_value(column: Any) -> Any:
 
 
 async def _flat_json(
-    session: AsyncSession, items: Select[*tuple[Any, ...]], links: Select[*tuple[Any, ...]]
+    session: AsyncSession,
+    restaurant_id: int,
+    items: Select[*tuple[Any, ...]],
+    links: Select[*tuple[Any, ...]],
 ) -> bytes:
     """The flat document of these items and links, serialized by the database in one
-    statement: with 50,000 links, building a dict per row in Python costs several times what
-    the query does."""
+    statement that also tells whether the restaurant exists (NotFound if not): with 50,000
+    links, building a dict per row in Python costs several times what the query does."""
+    found = select(Restaurant.id).where(Restaurant.id == restaurant_id).exists()
     arrays = select(
+        found,
         _json_array(session, items.subquery("item_row")),
         _json_array(session, links.subquery("link_row")),
     )
     row = (await (await session.connection()).execute(arrays)).one()
-    items_json: str
-    links_json: str
-    items_json, links_json = row
+    if not row[0]:
+        raise NotFound(f"No restaurant with id {restaurant_id}.")
+    items_json: str = row[1]
+    links_json: str = row[2]
     return b'{"items":' + items_json.encode() + b',"links":' + links_json.encode() + b"}"
 
 
@@ -197,7 +203,7 @@ async def flat_menu_json(session: AsyncSession, *, restaurant_id: int) -> bytes:
         .where(Item.restaurant_id == restaurant_id)
         .order_by(*LINK_ORDER)
     )
-    return await _flat_json(session, items, links)
+    return await _flat_json(session, restaurant_id, items, links)
 
 
 async def flat_subtree_json(session: AsyncSession, *, restaurant_id: int, item_id: int) -> bytes:
@@ -210,7 +216,7 @@ async def flat_subtree_json(session: AsyncSession, *, restaurant_id: int, item_i
         .order_by(Item.id)
     )
     links = select(*LINK_COLUMNS).where(item_modifier.c.item_id.in_(reach)).order_by(*LINK_ORDER)
-    body = await _flat_json(session, items, links)
+    body = await _flat_json(session, restaurant_id, items, links)
     if body.startswith(b'{"items":[]'):
         raise NotFound(f"No item {item_id} in restaurant {restaurant_id}.")
     return body
