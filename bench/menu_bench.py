@@ -90,7 +90,8 @@ async def load(url: str) -> None:
             await session.execute(insert(item_modifier), rows)
         # Planner statistics, as autovacuum gathers them within a minute of a bulk load: the
         # first requests would otherwise be planned blind.
-        async with engine.connect() as conn:
+        # Committed: statistics gathered in a transaction that rolls back are discarded.
+        async with engine.begin() as conn:
             await conn.execute(text("ANALYZE item, item_modifier"))
     finally:
         await engine.dispose()

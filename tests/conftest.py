@@ -3,14 +3,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests import services
+from tests.helpers import AppClient, MakeClient
 from userdir import migrations
 from userdir.app import create_app
 from userdir.config import Settings
@@ -124,18 +126,16 @@ def app(settings: Settings) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client, app: web.Application) -> TestClient:  # type: ignore[no-untyped-def]
+async def client(aiohttp_client: AiohttpClient, app: web.Application) -> AppClient:
     """A real HTTP client talking to the app on 127.0.0.1."""
-    client: TestClient = await aiohttp_client(app)
-    return client
+    return await aiohttp_client(app)
 
 
 @pytest.fixture
-def make_client(aiohttp_client, settings: Settings):  # type: ignore[no-untyped-def]
+def make_client(aiohttp_client: AiohttpClient, settings: Settings) -> MakeClient:
     """Build a client for an app with some settings changed."""
 
-    async def make(**changes: object) -> TestClient:
-        client: TestClient = await aiohttp_client(create_app(replace(settings, **changes)))
-        return client
+    async def make(**changes: Any) -> AppClient:
+        return await aiohttp_client(create_app(replace(settings, **changes)))
 
     return make

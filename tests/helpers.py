@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
-from marshmallow import Schema
+from marshmallow import Schema, fields
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
+
+AppClient = TestClient[web.Request, web.Application]  # a client of an app on 127.0.0.1
+
+
+class MakeClient(Protocol):
+    """The `make_client` fixture: a client of an app whose settings differ by `changes`."""
+
+    async def __call__(self, **changes: Any) -> AppClient: ...
 
 
 async def request_json(
-    client: TestClient,
+    client: AppClient,
     method: str,
     path: str,
     *,
@@ -33,17 +43,57 @@ async def request_json(
     if schema is not None:
         assert_contract(schema, data)
     if response.status >= 400:
+        assert isinstance(data, dict), data
         assert_problem(data, expected_status)
     return data
 
 
-async def get_json(client: TestClient, path: str, **kwargs: Any) -> Any:
+def link_url(links: Mapping[str, Mapping[str, str | URL]], rel: str) -> URL | None:
+    """The target of a response's Link header with `rel` (aiohttp's `response.links`)."""
+    link = links.get(rel)
+    if link is None:
+        return None
+    url = link["url"]
+    assert isinstance(url, URL), url
+    return url
+
+
+def relative_link(links: Mapping[str, Mapping[str, str | URL]], rel: str) -> str | None:
+    """The Link target with `rel` as a path and query, to request with the same client."""
+    url = link_url(links, rel)
+    return None if url is None else str(url.relative())
+
+
+async def get_json(client: AppClient, path: str, **kwargs: Any) -> Any:
     return await request_json(client, "GET", path, **kwargs)
 
 
 def assert_contract(schema: Schema, data: Any) -> None:
-    """The body is exactly what the *Out schema would produce: same keys, same types."""
+    """The body is exactly what the *Out schema would produce: same keys, same types.
+
+    A dump skips keys that are absent, so the key sets are compared as well, at every level of
+    nesting: every declared field is there unless it is marked `metadata={"optional": True}`,
+    and nothing undeclared is."""
     assert schema.dump(data) == data
+    for item in data if schema.many else [data]:
+        assert_keys(schema, item, "$")
+
+
+def assert_keys(schema: Schema, item: Any, where: str) -> None:
+    assert isinstance(item, dict), f"{where}: {item!r} is not an object"
+    declared = {f.data_key or name: f for name, f in schema.dump_fields.items()}
+    required = {key for key, f in declared.items() if not f.metadata.get("optional")}
+    missing, undeclared = sorted(required - set(item)), sorted(set(item) - set(declared))
+    assert not missing and not undeclared, f"{where}: missing {missing}, undeclared {undeclared}"
+    for key, field in declared.items():
+        value = item.get(key)
+        inner, many = field, False
+        if isinstance(field, fields.List):
+            inner, many = field.inner, True
+        if isinstance(inner, fields.Nested) and value is not None:
+            nested = inner.schema
+            for index, child in enumerate(value if many or nested.many else [value]):
+                assert_keys(nested, child, f"{where}.{key}[{index}]" if many else f"{where}.{key}")
 
 
 def assert_problem(data: dict[str, Any], status: int) -> None:

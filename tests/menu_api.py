@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
 from tests.conftest import API_TOKEN
-from tests.helpers import get_json, request_json
+from tests.helpers import AppClient, get_json, request_json
 from userdir.schemas.menu import FLAT_MENU_OUT
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 async def write(
-    client: TestClient,
+    client: AppClient,
     method: str,
     path: str,
     body: Any = None,
@@ -30,12 +28,12 @@ async def write(
     )
 
 
-async def new_restaurant(client: TestClient, name: str = "Diner") -> int:
+async def new_restaurant(client: AppClient, name: str = "Diner") -> int:
     data = await write(client, "POST", "/restaurant", {"name": name}, expected_status=201)
     return int(data["id"])
 
 
-async def new_items(client: TestClient, restaurant_id: int, *names: str) -> list[int]:
+async def new_items(client: AppClient, restaurant_id: int, *names: str) -> list[int]:
     ids = []
     for name in names:
         path = f"/restaurant/{restaurant_id}/item"
@@ -49,7 +47,7 @@ def link_path(restaurant_id: int, item_id: int, modifier_id: int) -> str:
 
 
 async def link(
-    client: TestClient,
+    client: AppClient,
     restaurant_id: int,
     item_id: int,
     modifier_id: int,
@@ -61,12 +59,12 @@ async def link(
     return await write(client, "PUT", path, body, expected_status=expected_status)
 
 
-async def flat_menu(client: TestClient, restaurant_id: int) -> dict[str, Any]:
+async def flat_menu(client: AppClient, restaurant_id: int) -> dict[str, Any]:
     path = f"/restaurant/{restaurant_id}/item?format=flat"
     data: dict[str, Any] = await get_json(client, path, schema=FLAT_MENU_OUT)
     return data
 
 
-async def edges(client: TestClient, restaurant_id: int) -> set[tuple[int, int]]:
+async def edges(client: AppClient, restaurant_id: int) -> set[tuple[int, int]]:
     menu = await flat_menu(client, restaurant_id)
     return {(k["item_id"], k["modifier_id"]) for k in menu["links"]}

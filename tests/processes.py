@@ -158,10 +158,10 @@ async def users_table_locked(engine: AsyncEngine) -> AsyncIterator[None]:
         return
     path = make_url(str(engine.url)).database
     assert path is not None
-    conn = sqlite3.connect(path, isolation_level=None)
+    locker = sqlite3.connect(path, isolation_level=None)
     try:
-        conn.execute("BEGIN EXCLUSIVE")  # readers wait (busy_timeout) while this is held
+        locker.execute("BEGIN EXCLUSIVE")  # readers wait (busy_timeout) while this is held
         yield
-        conn.execute("COMMIT")
+        locker.execute("COMMIT")
     finally:
-        conn.close()
+        locker.close()

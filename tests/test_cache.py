@@ -4,13 +4,15 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import eventually
+from tests.helpers import AppClient, MakeClient, eventually
+from tests.processes import running_server, wait_until_serving
 from userdir.cache import Cache, Entry, MemoryCache, RedisCache
 from userdir.cache.redis import create_client
+from userdir.keys import CACHE
 from userdir.queries.users import upsert_users
 
 
@@ -113,8 +115,8 @@ def cache_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_second_identical_query_is_a_hit(make_client, cache_url: str) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(
+async def test_second_identical_query_is_a_hit(make_client: MakeClient, cache_url: str) -> None:
+    client: AppClient = await make_client(
         cache_url=cache_url, cache_prefix=f"userdir-test-{uuid.uuid4().hex}"
     )
     async with client.get("/users?type=User&pagination=5") as first:
@@ -132,7 +134,7 @@ async def test_second_identical_query_is_a_hit(make_client, cache_url: str) -> N
 
 @pytest.mark.usefixtures("sample")
 async def test_a_write_elsewhere_is_visible_within_the_bound(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with client.get("/users/mojombo") as response:
         assert (await response.json())["type"] == "User"
@@ -161,9 +163,74 @@ async def test_a_write_elsewhere_is_visible_within_the_bound(
 
 
 @pytest.mark.usefixtures("sample")
-async def test_ttl_zero_disables_caching(make_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(cache_ttl=0)
+async def test_ttl_zero_disables_caching(make_client: MakeClient) -> None:
+    client: AppClient = await make_client(cache_ttl=0)
     for _ in range(2):
         async with client.get("/users") as response:
             assert response.headers["X-Cache"] == "MISS"
             assert response.headers["Cache-Control"] == "no-cache"
+
+
+@pytest.fixture
+async def shared_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own, its keys deleted afterwards."""
+    prefix = f"userdir-test-{uuid.uuid4().hex}"
+    yield prefix
+    client = create_client(redis_url, 1.0)
+    try:
+        keys = [k async for k in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def fetch(session: aiohttp.ClientSession, url: str) -> tuple[str, bytes]:
+    async with session.get(url) as response:
+        assert response.status == 200
+        return response.headers["X-Cache"], await response.read()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_redis_is_one_cache_for_every_process(
+    make_client: MakeClient, database_url: str, redis_url: str, shared_prefix: str
+) -> None:
+    shared = {"CACHE_URL": redis_url, "CACHE_PREFIX": shared_prefix, "CACHE_TTL": "60"}
+    async with running_server(database_url, **shared) as server:
+        await wait_until_serving(server)
+        here: AppClient = await make_client(
+            cache_url=redis_url, cache_prefix=shared_prefix, cache_ttl=60
+        )
+        async with aiohttp.ClientSession() as session:
+            # Cached by the server process, then a hit in this one, byte for byte.
+            miss, body = await fetch(session, f"{server.base}/users?type=User&pagination=7")
+            async with here.get("/users?type=User&pagination=7") as response:
+                assert (response.headers["X-Cache"], await response.read()) == ("HIT", body)
+            assert miss == "MISS"
+            # And the other way round.
+            async with here.get("/users?type=Organization") as response:
+                assert response.headers["X-Cache"] == "MISS"
+                body = await response.read()
+            assert await fetch(session, f"{server.base}/users?type=Organization") == ("HIT", body)
+
+
+@pytest.mark.usefixtures("sample")
+async def test_a_redis_entry_expires_after_cache_ttl(
+    make_client: MakeClient, redis_url: str, shared_prefix: str
+) -> None:
+    client: AppClient = await make_client(
+        cache_url=redis_url, cache_prefix=shared_prefix, cache_ttl=1
+    )
+    async with client.get("/users?type=User") as response:
+        assert response.headers["X-Cache"] == "MISS"
+    cache = client.app[CACHE]
+    assert isinstance(cache, RedisCache)
+    (key,) = [k async for k in cache.client.scan_iter(f"{shared_prefix}:c:*")]
+    assert 0 < await cache.client.pttl(key) <= 1000  # CACHE_TTL, in ms
+    async with client.get("/users?type=User") as response:
+        assert response.headers["X-Cache"] == "HIT"
+    await asyncio.sleep(1.1)
+    async with client.get("/users?type=User") as response:
+        assert response.headers["X-Cache"] == "MISS"  # gone from Redis: built again

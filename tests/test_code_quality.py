@@ -1,5 +1,6 @@
-"""The tool configuration holds: ruff clean and formatted, mypy strict on src/, the pre-commit
-hooks run exactly these checks, and requirements.lock pins everything an install pulls in."""
+"""The tool configuration holds: ruff clean and formatted, mypy strict on src/ and tests/, the
+pre-commit hooks run exactly these checks, and requirements.lock pins everything an install
+pulls in."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def test_lock_pins_every_install_exactly() -> None:
     assert "test" in extras
     assert sorted(needed - pins.keys()) == [], "unpinned: resolved afresh on every install"
     assert sorted(pins.keys() - needed - BOOTSTRAP_PINS) == [], "pinned but needed by nothing"
-    installed = {name: metadata.version(name) for name in needed if is_installed(name)}
+    installed = {canonicalize_name(n): metadata.version(n) for n in needed if is_installed(n)}
     assert installed == {name: pins[name] for name in installed}
 
 

@@ -7,21 +7,21 @@ from dataclasses import replace
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
-from tests.helpers import get_json, request_json
+from tests.helpers import AppClient, get_json, request_json
 from userdir.app import create_app
 from userdir.config import Settings
 
 
-async def test_unknown_path_is_problem_json(client: TestClient) -> None:
+async def test_unknown_path_is_problem_json(client: AppClient) -> None:
     problem = await get_json(client, "/no/such/thing", expected_status=404)
     assert problem["title"] == "Not Found"
     assert problem["instance"] == "/no/such/thing"
     assert problem["type"] == "about:blank"
 
 
-async def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
+async def test_wrong_method_is_405_with_allow(client: AppClient) -> None:
     async with client.delete("/users") as response:
         assert response.status == 405
         assert "GET" in response.headers["Allow"]
@@ -29,7 +29,7 @@ async def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
     await request_json(client, "DELETE", "/users", expected_status=405)
 
 
-async def test_request_id_is_echoed_when_sane(client: TestClient) -> None:
+async def test_request_id_is_echoed_when_sane(client: AppClient) -> None:
     async with client.get("/restaurant/", headers={"X-Request-ID": "abc-123"}) as response:
         assert response.headers["X-Request-ID"] == "abc-123"
     async with client.get("/restaurant/", headers={"X-Request-ID": "bad id <script>"}) as response:
@@ -37,19 +37,19 @@ async def test_request_id_is_echoed_when_sane(client: TestClient) -> None:
 
 
 @pytest.fixture
-async def failing_client(aiohttp_client, settings: Settings) -> TestClient:  # type: ignore[no-untyped-def]
+async def failing_client(aiohttp_client: AiohttpClient, settings: Settings) -> AppClient:
     app = create_app(settings)
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("secret internals: password=hunter2")
 
     app.router.add_get("/boom", boom)
-    client: TestClient = await aiohttp_client(app)
+    client: AppClient = await aiohttp_client(app)
     return client
 
 
 async def test_500_hides_internals_and_logs_the_request_id(
-    failing_client: TestClient, caplog: pytest.LogCaptureFixture
+    failing_client: AppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="userdir.errors"):
         problem = await get_json(failing_client, "/boom", expected_status=500)
@@ -61,7 +61,7 @@ async def test_500_hides_internals_and_logs_the_request_id(
 
 
 @pytest.fixture
-async def slow_client(aiohttp_client, settings: Settings) -> TestClient:  # type: ignore[no-untyped-def]
+async def slow_client(aiohttp_client: AiohttpClient, settings: Settings) -> AppClient:
     app = create_app(replace(settings, request_timeout=0.3))
 
     async def slow(request: web.Request) -> web.Response:
@@ -79,12 +79,12 @@ async def slow_client(aiohttp_client, settings: Settings) -> TestClient:  # type
 
     app.router.add_get("/slow", slow)
     app.router.add_get("/download", long_download)
-    client: TestClient = await aiohttp_client(app)
+    client: AppClient = await aiohttp_client(app)
     return client
 
 
 async def test_a_handler_past_request_timeout_answers_503(
-    slow_client: TestClient, caplog: pytest.LogCaptureFixture
+    slow_client: AppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="userdir.errors"):

@@ -283,7 +283,7 @@ async def test_redis_hung_under_load_costs_a_request_at_most_the_cache_timeout(
 
 async def test_a_full_redis_refusing_writes_is_ignored_and_logged_once(
     fault_database: str,
-    redis_factory,  # type: ignore[no-untyped-def]
+    redis_factory: Callable[..., RedisServer],
     serve_app: ServeApp,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

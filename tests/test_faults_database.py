@@ -322,7 +322,7 @@ async def test_the_versions_channel_survives_losing_its_connection_while_it_subs
     async def lost_once(self: asyncpg.Connection, *args: object) -> None:
         if failures:
             raise failures.pop()
-        await subscribe(self, *args)  # type: ignore[arg-type]
+        await subscribe(self, *args)
 
     monkeypatch.setattr(asyncpg.Connection, "add_listener", lost_once)
     served = await serve_app(_environ(fault_database))

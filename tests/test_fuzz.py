@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pytest
@@ -100,16 +101,31 @@ CURSORS = ("after", "before")
 MAX_URL_BYTES: int = inspect.signature(RequestHandler).parameters["max_line_size"].default
 
 
+if TYPE_CHECKING:
+    from schemathesis.specs.openapi.schemas import OpenApiCase as Case
+
+
+Hook = TypeVar("Hook", bound=Callable[..., object])
+
+
+def applied(name: str, **applies_to: str) -> Callable[[Hook], Hook]:
+    """`@schema.hook(name).apply_to(...)`, typed: registers the hook for the operations
+    `applies_to` selects."""
+    hook: Any = schema.hook(name)  # schemathesis types the decorator as a bare Callable
+    register: Callable[[Hook], Hook] = hook.apply_to(**applies_to)
+    return register
+
+
 @schema.hook("filter_case")
-def fits_the_request_line(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
+def fits_the_request_line(context: schemathesis.HookContext, case: Case) -> bool:
     request = requests.Request(case.method, f"http://host{case.formatted_path}", params=case.query)
     return len(request.prepare().path_url) <= MAX_URL_BYTES
 
 
-def text_parameters(document: dict[str, object]) -> frozenset[str]:
+def text_parameters(document: Mapping[str, Any]) -> frozenset[str]:
     """The query parameters of GET /users whose values (or items) are text."""
-    operation = document["paths"]["/users"]["get"]  # type: ignore[index]
-    components = document["components"]["parameters"]  # type: ignore[index]
+    operation = document["paths"]["/users"]["get"]
+    components = document["components"]["parameters"]
     names = set()
     for parameter in operation["parameters"]:
         if "$ref" in parameter:
@@ -136,20 +152,16 @@ def is_text_on_the_wire(name: str, value: object) -> bool:
     return name in TEXT_PARAMETERS and any(not isinstance(v, str) for v in values)
 
 
-@schema.hook("filter_case").apply_to(method="GET", path="/users")
-def negative_queries_stay_negative_as_urls(
-    context: schemathesis.HookContext, case: schemathesis.Case
-) -> bool:
+@applied("filter_case", method="GET", path="/users")
+def negative_queries_stay_negative_as_urls(context: schemathesis.HookContext, case: Case) -> bool:
     negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.QUERY)
     return not negative or not any(
         is_text_on_the_wire(name, value) for name, value in (case.query or {}).items()
     )
 
 
-@schema.hook("map_case").apply_to(method="GET", path="/users")
-def positive_queries_carry_no_cursor(
-    context: schemathesis.HookContext, case: schemathesis.Case
-) -> schemathesis.Case:
+@applied("map_case", method="GET", path="/users")
+def positive_queries_carry_no_cursor(context: schemathesis.HookContext, case: Case) -> Case:
     negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.QUERY)
     if case.query and not negative and any(name in case.query for name in CURSORS):
         case.query = {k: v for k, v in case.query.items() if k not in CURSORS}
@@ -166,10 +178,8 @@ def fold(value: int, size: int) -> int:
     return 1 + (value - 1) % size
 
 
-@schema.hook("map_case").apply_to(path_regex="^/restaurant/{restaurant_id}")
-def positive_ids_reach_the_sample_data(
-    context: schemathesis.HookContext, case: schemathesis.Case
-) -> schemathesis.Case:
+@applied("map_case", path_regex="^/restaurant/{restaurant_id}")
+def positive_ids_reach_the_sample_data(context: schemathesis.HookContext, case: Case) -> Case:
     # Drawn ids spread over 1..2**31-1 would almost all name nothing. Positive ones are folded
     # onto the sample data: a restaurant onto 1..4 (4: none), an item onto its restaurant's
     # menu, a modifier onto that menu and the one id past it (the next restaurant's first
@@ -191,10 +201,10 @@ def positive_ids_reach_the_sample_data(
     return case
 
 
-@schema.hook("map_case").apply_to(method="PUT", path_regex="/modifiers/")
+@applied("map_case", method="PUT", path_regex="/modifiers/")
 def positive_links_keep_their_bounds_in_order(
-    context: schemathesis.HookContext, case: schemathesis.Case
-) -> schemathesis.Case:
+    context: schemathesis.HookContext, case: Case
+) -> Case:
     # max_select >= min_select relates two fields, which JSON Schema cannot express (the
     # document says it in words). Positive bodies get their bounds in order, so that each one
     # must be accepted; negative bodies are sent as generated.
@@ -214,5 +224,5 @@ def positive_links_keep_their_bounds_in_order(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-def test_every_operation_keeps_its_contract(case: schemathesis.Case, live_url: str) -> None:
+def test_every_operation_keeps_its_contract(case: Case, live_url: str) -> None:
     case.call_and_validate(base_url=live_url)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.conftest import API_TOKEN
-from tests.helpers import count_statements, eventually, get_json, request_json
+from tests.helpers import (
+    AppClient,
+    MakeClient,
+    count_statements,
+    eventually,
+    get_json,
+    request_json,
+)
 from userdir.datasets import RESTAURANTS, menu
 from userdir.invalidation import LISTENER, Versions
 from userdir.keys import DATABASE, VERSIONS
@@ -20,15 +26,15 @@ pytestmark = pytest.mark.usefixtures("sample")
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
-async def test_a_hit_costs_no_query(client: TestClient) -> None:
+async def test_a_hit_costs_no_query(client: AppClient) -> None:
     await get_json(client, "/users?type=Organization")
-    with count_statements(client.server.app[DATABASE].primary.engine) as statements:
+    with count_statements(client.app[DATABASE].primary.engine) as statements:
         async with client.get("/users?type=Organization") as response:
             assert response.status == 200 and response.headers["X-Cache"] == "HIT"
     assert statements == []
 
 
-async def test_own_writes_are_visible_at_once(client: TestClient) -> None:
+async def test_own_writes_are_visible_at_once(client: AppClient) -> None:
     await get_json(client, "/restaurant/1")
     await get_json(client, "/restaurant?pagination=2")
     await request_json(client, "PATCH", "/restaurant/1", json={"name": "Six Guys"}, headers=AUTH)
@@ -38,7 +44,7 @@ async def test_own_writes_are_visible_at_once(client: TestClient) -> None:
 
 
 async def test_writes_elsewhere_are_visible_within_a_bound(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     delays = []
     for n in range(10):
@@ -57,28 +63,28 @@ async def test_writes_elsewhere_are_visible_within_a_bound(
     assert statistics.median(delays) < 0.2, delays
 
 
-async def test_a_failed_write_announces_nothing(client: TestClient) -> None:
-    before = client.server.app[VERSIONS].current(menu(1))
+async def test_a_failed_write_announces_nothing(client: AppClient) -> None:
+    before = client.app[VERSIONS].current(menu(1))
     await get_json(client, "/restaurant/1/item")
     # ketchup -> burger would close a cycle: 409, rolled back.
     await request_json(
         client, "PUT", "/restaurant/1/item/3/modifiers/1", headers=AUTH, expected_status=409
     )
-    assert client.server.app[VERSIONS].current(menu(1)) == before
+    assert client.app[VERSIONS].current(menu(1)) == before
     async with client.get("/restaurant/1/item") as response:
         assert response.headers["X-Cache"] == "HIT"
 
 
 async def test_without_the_channel_each_request_reads_its_version(
-    make_client, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite's poll comes back within 50 ms; PgBouncer without a LISTEN URL never")
     # Through PgBouncer without DATABASE_LISTEN_URL there is no channel at all.
-    client: TestClient = await make_client(db_pgbouncer=True)
-    assert client.server.app[VERSIONS].live is False
+    client: AppClient = await make_client(db_pgbouncer=True)
+    assert client.app[VERSIONS].live is False
     await get_json(client, "/restaurant/1")
-    engine = client.server.app[DATABASE].primary.engine
+    engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         async with client.get("/restaurant/1") as response:
             assert response.headers["X-Cache"] == "HIT"
@@ -90,11 +96,11 @@ async def test_without_the_channel_each_request_reads_its_version(
 
 
 async def test_a_lost_listener_reconnects_and_catches_up(
-    client: TestClient, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite polls")
-    versions = client.server.app[VERSIONS]
+    versions = client.app[VERSIONS]
     assert versions.live
     async with engine.connect() as conn:
         cut = await conn.scalar(

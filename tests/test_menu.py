@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import count_statements, get_json
+from tests.helpers import AppClient, count_statements, get_json
 from userdir.keys import DATABASE
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.models.base import Base
@@ -19,7 +18,7 @@ def names(tree: list[dict[str, Any]]) -> list[Any]:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_five_guys_graph_from_the_guide(client: TestClient) -> None:
+async def test_five_guys_graph_from_the_guide(client: AppClient) -> None:
     data = await get_json(client, "/restaurant/1/item", schema=ITEMS_OUT)
     assert names(data) == [
         ("burger", [("fries", [("ketchup", [])]), ("ketchup", [])]),
@@ -32,7 +31,7 @@ async def test_five_guys_graph_from_the_guide(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_unknown_restaurant_is_404(client: TestClient) -> None:
+async def test_unknown_restaurant_is_404(client: AppClient) -> None:
     problem = await get_json(client, "/restaurant/999/item", expected_status=404)
     assert "999" in problem["detail"]
     await get_json(client, "/restaurant/99999999999999999999/item", expected_status=404)
@@ -40,7 +39,7 @@ async def test_unknown_restaurant_is_404(client: TestClient) -> None:
 
 
 async def test_restaurant_without_items_is_empty(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessionmaker.begin() as session:
         session.add(Restaurant(id=5, name="Empty"))
@@ -67,7 +66,7 @@ def depth_of(node: dict[str, Any]) -> int:
 
 
 async def test_a_cycle_renders_and_is_marked(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_chain(sessionmaker, 3, cycle=True)
     data = await get_json(client, "/restaurant/1/item", schema=ITEMS_OUT)
@@ -77,7 +76,7 @@ async def test_a_cycle_renders_and_is_marked(
 
 
 async def test_depth_is_capped_and_marked(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_chain(sessionmaker, 20)
     data = await get_json(client, "/restaurant/1/item")
@@ -91,10 +90,10 @@ async def test_depth_is_capped_and_marked(
 
 @pytest.mark.parametrize("size", [10, 1000])
 async def test_statement_count_is_constant(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], size: int
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], size: int
 ) -> None:
     await make_chain(sessionmaker, size)
-    engine = client.server.app[DATABASE].primary.engine
+    engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         data = await get_json(client, "/restaurant/1/item?depth=3")
     assert len(data) == size

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import API_TOKEN
-from tests.helpers import get_json, request_json
+from tests.helpers import AppClient, MakeClient, get_json, request_json
 from tests.menu_api import flat_menu, link_path
 from userdir.auth import token_matches
 from userdir.sample import load_menus
 
-WRITES = [
+WRITES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/restaurant", {"name": "Evil"}),
     ("PATCH", "/restaurant/1", {"name": "Evil"}),
     ("DELETE", "/restaurant/1", None),
@@ -31,12 +32,12 @@ async def menus(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         await load_menus(session)
 
 
-async def snapshot(client: TestClient) -> object:
+async def snapshot(client: AppClient) -> object:
     return await get_json(client, "/restaurant"), await flat_menu(client, 1)
 
 
 @pytest.mark.usefixtures("menus")
-async def test_missing_token_is_401_and_changes_nothing(client: TestClient) -> None:
+async def test_missing_token_is_401_and_changes_nothing(client: AppClient) -> None:
     before = await snapshot(client)
     for method, path, body in WRITES:
         for headers in ({}, {"Authorization": f"Basic {API_TOKEN}"}, {"Authorization": "Bearer "}):
@@ -48,7 +49,7 @@ async def test_missing_token_is_401_and_changes_nothing(client: TestClient) -> N
 
 
 @pytest.mark.usefixtures("menus")
-async def test_wrong_token_is_403_and_changes_nothing(client: TestClient) -> None:
+async def test_wrong_token_is_403_and_changes_nothing(client: AppClient) -> None:
     before = await snapshot(client)
     for method, path, body in WRITES:
         for token in ("wrong", API_TOKEN[:-1], API_TOKEN + "x", "ünïcödé"):
@@ -60,8 +61,8 @@ async def test_wrong_token_is_403_and_changes_nothing(client: TestClient) -> Non
 
 
 @pytest.mark.usefixtures("menus")
-async def test_without_configured_tokens_writes_are_refused(make_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(api_tokens=())
+async def test_without_configured_tokens_writes_are_refused(make_client: MakeClient) -> None:
+    client: AppClient = await make_client(api_tokens=())
     before = await snapshot(client)
     for method, path, body in WRITES:
         for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": f"Bearer {API_TOKEN}"}):
@@ -73,8 +74,8 @@ async def test_without_configured_tokens_writes_are_refused(make_client) -> None
 
 
 @pytest.mark.usefixtures("menus")
-async def test_any_configured_token_works_and_reads_need_none(make_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(api_tokens=("first-token", "second-token"))
+async def test_any_configured_token_works_and_reads_need_none(make_client: MakeClient) -> None:
+    client: AppClient = await make_client(api_tokens=("first-token", "second-token"))
     for token in ("first-token", "second-token"):
         headers = {"Authorization": f"bearer {token}"}  # the scheme is case-insensitive
         await request_json(

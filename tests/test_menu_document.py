@@ -7,9 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.helpers import get_json
+from tests.helpers import AppClient, MakeClient, get_json
 from tests.menu_api import flat_menu, new_items, new_restaurant, write
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEMS_OUT
 
@@ -69,7 +68,7 @@ def shape(menu: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("document", [NESTED, FLAT], ids=["nested", "flat"])
-async def test_put_menu_replaces_everything(client: TestClient, document: dict[str, Any]) -> None:
+async def test_put_menu_replaces_everything(client: AppClient, document: dict[str, Any]) -> None:
     rid = await new_restaurant(client)
     await new_items(client, rid, "old soup")
     result = await write(client, "PUT", f"/restaurant/{rid}/menu", document)
@@ -95,7 +94,7 @@ async def test_put_menu_replaces_everything(client: TestClient, document: dict[s
     ]
 
 
-async def test_put_empty_menu_empties_it(client: TestClient) -> None:
+async def test_put_empty_menu_empties_it(client: AppClient) -> None:
     rid = await new_restaurant(client)
     await write(client, "PUT", f"/restaurant/{rid}/menu", FLAT)
     assert await write(client, "PUT", f"/restaurant/{rid}/menu", {"items": []}) == {
@@ -164,7 +163,7 @@ BAD_DOCUMENTS = [
 
 @pytest.mark.parametrize(("document", "status", "fields"), BAD_DOCUMENTS)
 async def test_a_failing_document_leaves_the_old_menu_intact(
-    client: TestClient, document: dict[str, Any], status: int, fields: set[str]
+    client: AppClient, document: dict[str, Any], status: int, fields: set[str]
 ) -> None:
     rid = await new_restaurant(client)
     before = await write(client, "PUT", f"/restaurant/{rid}/menu", FLAT)
@@ -175,7 +174,7 @@ async def test_a_failing_document_leaves_the_old_menu_intact(
     assert await flat_menu(client, rid) == before
 
 
-async def test_a_cyclic_document_names_its_cycle(client: TestClient) -> None:
+async def test_a_cyclic_document_names_its_cycle(client: AppClient) -> None:
     rid = await new_restaurant(client)
     document = {
         "items": [{"key": k, "name": k.upper()} for k in "abc"],
@@ -190,8 +189,8 @@ async def test_a_cyclic_document_names_its_cycle(client: TestClient) -> None:
     assert "B (b) -> C (c)" in problem["detail"] or "C (c) -> B (b)" in problem["detail"]
 
 
-async def test_too_deep_documents_are_refused(make_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(max_depth=2)
+async def test_too_deep_documents_are_refused(make_client: MakeClient) -> None:
+    client: AppClient = await make_client(max_depth=2)
     rid = await new_restaurant(client)
     flat_chain = {
         "items": [{"key": str(n), "name": str(n)} for n in range(4)],
@@ -217,7 +216,7 @@ async def test_too_deep_documents_are_refused(make_client) -> None:  # type: ign
 JSON_BODY = {"Content-Type": "application/json"}
 
 
-async def test_a_large_menu_document_is_accepted(client: TestClient) -> None:
+async def test_a_large_menu_document_is_accepted(client: AppClient) -> None:
     """Bodies beyond aiohttp's default 1 MiB are fine for a whole menu; past the limit, 413."""
     restaurant = await new_restaurant(client)
     items = [{"key": f"k{i}", "name": f"item {i}", "description": "x" * 400} for i in range(3000)]

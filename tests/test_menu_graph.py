@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.helpers import get_json
+from tests.helpers import AppClient, MakeClient, get_json
 from tests.menu_api import AUTH, edges, link, link_path, new_items, new_restaurant, write
 from userdir.schemas.menu import ITEM_OUT, LINK_OUT
 
 
-async def test_link_is_201_then_200_and_carries_attributes(client: TestClient) -> None:
+async def test_link_is_201_then_200_and_carries_attributes(client: AppClient) -> None:
     rid = await new_restaurant(client)
     burger, fries, ketchup = await new_items(client, rid, "burger", "fries", "ketchup")
     async with client.put(link_path(rid, burger, fries), headers=AUTH) as response:
@@ -46,7 +45,7 @@ async def test_link_is_201_then_200_and_carries_attributes(client: TestClient) -
     }
 
 
-async def test_link_bodies_are_validated(client: TestClient) -> None:
+async def test_link_bodies_are_validated(client: AppClient) -> None:
     rid = await new_restaurant(client)
     a, b = await new_items(client, rid, "a", "b")
     body = {"min_select": 3, "max_select": 2, "position": -1, "price_cents": "1"}
@@ -55,7 +54,7 @@ async def test_link_bodies_are_validated(client: TestClient) -> None:
     assert await edges(client, rid) == set()
 
 
-async def test_unlink_is_204_then_404(client: TestClient) -> None:
+async def test_unlink_is_204_then_404(client: AppClient) -> None:
     rid = await new_restaurant(client)
     a, b = await new_items(client, rid, "a", "b")
     await link(client, rid, a, b)
@@ -65,7 +64,7 @@ async def test_unlink_is_204_then_404(client: TestClient) -> None:
     assert "no modifier" in problem["detail"]
 
 
-async def test_self_link_is_refused(client: TestClient) -> None:
+async def test_self_link_is_refused(client: AppClient) -> None:
     rid = await new_restaurant(client)
     (a,) = await new_items(client, rid, "a")
     problem = await link(client, rid, a, a, expected_status=409)
@@ -73,7 +72,7 @@ async def test_self_link_is_refused(client: TestClient) -> None:
     assert await edges(client, rid) == set()
 
 
-async def test_direct_cycle_is_refused_naming_the_path(client: TestClient) -> None:
+async def test_direct_cycle_is_refused_naming_the_path(client: AppClient) -> None:
     rid = await new_restaurant(client)
     a, b = await new_items(client, rid, "burger", "fries")
     await link(client, rid, a, b)
@@ -83,7 +82,7 @@ async def test_direct_cycle_is_refused_naming_the_path(client: TestClient) -> No
     assert await edges(client, rid) == {(a, b)}
 
 
-async def test_indirect_cycle_is_refused_naming_the_path(client: TestClient) -> None:
+async def test_indirect_cycle_is_refused_naming_the_path(client: AppClient) -> None:
     rid = await new_restaurant(client)
     a, b, c, d = await new_items(client, rid, "a", "b", "c", "d")
     for parent, child in [(a, b), (b, c), (c, d)]:
@@ -94,7 +93,7 @@ async def test_indirect_cycle_is_refused_naming_the_path(client: TestClient) -> 
     assert await edges(client, rid) == {(a, b), (b, c), (c, d), (a, d)}
 
 
-async def test_cross_restaurant_links_are_refused(client: TestClient) -> None:
+async def test_cross_restaurant_links_are_refused(client: AppClient) -> None:
     first = await new_restaurant(client, "A")
     second = await new_restaurant(client, "B")
     (a,) = await new_items(client, first, "a")
@@ -105,15 +104,15 @@ async def test_cross_restaurant_links_are_refused(client: TestClient) -> None:
     assert await edges(client, first) == set() and await edges(client, second) == set()
 
 
-async def chain(client: TestClient, rid: int, length: int) -> list[int]:
+async def chain(client: AppClient, rid: int, length: int) -> list[int]:
     ids = await new_items(client, rid, *(f"i{n}" for n in range(length)))
     for parent, child in zip(ids, ids[1:], strict=False):
         await link(client, rid, parent, child)
     return ids
 
 
-async def test_depth_limit_is_enforced_from_both_ends(make_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(max_depth=3)
+async def test_depth_limit_is_enforced_from_both_ends(make_client: MakeClient) -> None:
+    client: AppClient = await make_client(max_depth=3)
     rid = await new_restaurant(client)
     ids = await chain(client, rid, 4)  # 3 links: at the limit
     (top,) = await new_items(client, rid, "top")
@@ -127,7 +126,7 @@ async def test_depth_limit_is_enforced_from_both_ends(make_client) -> None:  # t
     assert data["truncated"] is False  # the default read depth shows a whole valid menu
 
 
-async def together(client: TestClient, rid: int, *pairs: tuple[int, int]) -> list[int]:
+async def together(client: AppClient, rid: int, *pairs: tuple[int, int]) -> list[int]:
     """PUT the links at the same time, each on its own connection; sorted statuses."""
 
     async def put(parent: int, child: int) -> int:
@@ -138,7 +137,7 @@ async def together(client: TestClient, rid: int, *pairs: tuple[int, int]) -> lis
     return sorted(await asyncio.gather(*(put(*pair) for pair in pairs)))
 
 
-async def test_concurrent_writers_cannot_close_a_cycle(client: TestClient) -> None:
+async def test_concurrent_writers_cannot_close_a_cycle(client: AppClient) -> None:
     rid = await new_restaurant(client)
     for _ in range(5):
         a, b, c = await new_items(client, rid, "a", "b", "c")
@@ -149,7 +148,7 @@ async def test_concurrent_writers_cannot_close_a_cycle(client: TestClient) -> No
         assert len(links & {(a, b), (c, a)}) == 1
 
 
-async def test_concurrent_direct_cycle_attempts(client: TestClient) -> None:
+async def test_concurrent_direct_cycle_attempts(client: AppClient) -> None:
     rid = await new_restaurant(client)
     for _ in range(5):
         a, b = await new_items(client, rid, "a", "b")
@@ -158,7 +157,7 @@ async def test_concurrent_direct_cycle_attempts(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_sample_menu_stays_writable(client: TestClient) -> None:
+async def test_sample_menu_stays_writable(client: AppClient) -> None:
     # Five Guys: burger (1) -> fries (2), ketchup (3); fries -> ketchup.
     problem = await link(client, 1, 3, 1, expected_status=409)
     assert problem["errors"][0]["path"] in ([3, 1, 3], [3, 1, 2, 3])

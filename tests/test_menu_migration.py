@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from userdir import migrations
 from userdir.db import create_engine, create_sessionmaker
 from userdir.sample import load_menus
 
 
-async def counts(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+async def counts(engine: AsyncEngine) -> tuple[int, int]:
     async with engine.connect() as conn:
         items = (await conn.execute(text("SELECT count(*) FROM item"))).scalar_one()
         links = (await conn.execute(text("SELECT count(*) FROM item_modifier"))).scalar_one()

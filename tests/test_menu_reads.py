@@ -7,11 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import count_statements, get_json
+from tests.helpers import AppClient, count_statements, get_json
 from tests.menu_api import flat_menu
 from userdir.graph import json_list, nest
 from userdir.keys import DATABASE
@@ -53,7 +52,7 @@ async def make_layers(
 
 
 @pytest.mark.usefixtures("sample")
-async def test_flat_lists_each_item_once_with_links(client: TestClient) -> None:
+async def test_flat_lists_each_item_once_with_links(client: AppClient) -> None:
     menu = await get_json(client, "/restaurant/1/item?format=flat", schema=FLAT_MENU_OUT)
     assert [i["name"] for i in menu["items"]] == ["burger", "fries", "ketchup"]
     burger = menu["items"][0]
@@ -67,7 +66,7 @@ async def test_flat_lists_each_item_once_with_links(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_one_item_with_its_subtree(client: TestClient) -> None:
+async def test_one_item_with_its_subtree(client: AppClient) -> None:
     fries = await get_json(client, "/restaurant/1/item/2", schema=ITEM_OUT)
     assert fries["name"] == "fries" and "link" not in fries
     assert [m["name"] for m in fries["modifiers"]] == ["ketchup"]
@@ -91,7 +90,7 @@ async def test_one_item_with_its_subtree(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_bad_read_parameters_name_allowed_values(client: TestClient) -> None:
+async def test_bad_read_parameters_name_allowed_values(client: AppClient) -> None:
     problem = await get_json(client, "/restaurant/1/item?format=tree&depth=-1", expected_status=400)
     by_name = {e["parameter"]: e for e in problem["errors"]}
     assert by_name["format"]["allowed"] == ["nested", "flat"]
@@ -99,7 +98,7 @@ async def test_bad_read_parameters_name_allowed_values(client: TestClient) -> No
 
 
 @pytest.mark.usefixtures("sample")
-async def test_restaurants_list_and_detail(client: TestClient) -> None:
+async def test_restaurants_list_and_detail(client: AppClient) -> None:
     listed = await get_json(client, "/restaurant", schema=RESTAURANTS_OUT)
     assert [r["name"] for r in listed] == ["Five Guys", "Pizzeria Napoli", "Taqueria Central"]
     async with client.get("/restaurant?pagination=2") as response:
@@ -114,7 +113,7 @@ async def test_nesting_that_would_explode_is_refused_not_cut(
     make_client: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_layers(sessionmaker, width=6, layers=5)  # 30 items; depth 4 nests 6**4 deep
-    client: TestClient = await make_client(max_nested_nodes=2000)
+    client: AppClient = await make_client(max_nested_nodes=2000)
     problem = await get_json(client, "/restaurant/1/item?depth=4", expected_status=400)
     error = problem["errors"][0]
     assert error["parameter"] == "depth" and "format=flat" in error["detail"]
@@ -133,7 +132,7 @@ def count_nodes(node: dict[str, Any]) -> int:
 
 
 async def test_shared_modifiers_nest_fully_within_the_budget(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_layers(sessionmaker, width=3, layers=4)
     data = await get_json(client, "/restaurant/1/item/1?depth=3")
@@ -157,14 +156,14 @@ async def test_shared_modifiers_nest_fully_within_the_budget(
     ],
 )
 async def test_statement_count_is_constant(
-    client: TestClient,
+    client: AppClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     size: int,
     path: str,
     expected: int,
 ) -> None:
     await make_layers(sessionmaker, width=size // 5, layers=5, fanout=2)
-    engine = client.server.app[DATABASE].primary.engine
+    engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         await get_json(client, path)
     assert len(statements) == expected, statements
@@ -175,8 +174,8 @@ async def test_a_refusal_does_not_load_the_menu_and_is_remembered(
     make_client: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await make_layers(sessionmaker, width=40, layers=5)  # 200 items, 6,400 links
-    client: TestClient = await make_client(max_nested_nodes=10_000, cache_ttl=0)
-    engine = client.server.app[DATABASE].primary.engine
+    client: AppClient = await make_client(max_nested_nodes=10_000, cache_ttl=0)
+    engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         await get_json(client, "/restaurant/1/item?depth=3", expected_status=400)
     # restaurant, the rendering's size: no item or link row is read
@@ -195,7 +194,7 @@ async def test_a_refusal_does_not_load_the_menu_and_is_remembered(
 
 @pytest.mark.parametrize("root", [None, 1, 4])
 async def test_counted_sizes_match_the_rendering(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], root: int | None
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], root: int | None
 ) -> None:
     await make_layers(sessionmaker, width=3, layers=4, fanout=2)
     path = "/restaurant/1/item" if root is None else f"/restaurant/1/item/{root}"
@@ -225,12 +224,12 @@ def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:
     "path", ["/restaurant/1/item?format=flat", "/restaurant/1/item?depth=2", "/restaurant/1/item/2"]
 )
 async def test_an_unchanged_menu_revalidates_without_the_database(
-    client: TestClient, path: str
+    client: AppClient, path: str
 ) -> None:
     async with client.get(path) as response:
         assert response.status == 200
         etag = response.headers["ETag"]
-    engine = client.server.app[DATABASE].primary.engine
+    engine = client.app[DATABASE].primary.engine
     with count_statements(engine) as statements:
         async with client.get(path, headers={"If-None-Match": etag}) as response:
             assert response.status == 304 and response.headers["ETag"] == etag

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
-from aiohttp.test_utils import TestClient
+from typing import Any
 
-from tests.helpers import get_json
+import pytest
+
+from tests.helpers import AppClient, get_json
 from tests.menu_api import AUTH, flat_menu, link, new_items, new_restaurant, write
 from userdir.schemas.menu import ITEM_FIELDS_OUT, RESTAURANT_DETAIL_OUT, RESTAURANT_OUT
 
 
-def fields_of(problem: dict[str, object]) -> set[str]:
-    return {e["field"] for e in problem["errors"]}  # type: ignore[attr-defined,index]
+def fields_of(problem: dict[str, Any]) -> set[str]:
+    return {e["field"] for e in problem["errors"]}
 
 
-async def test_create_restaurant_is_201_with_location(client: TestClient) -> None:
+async def test_create_restaurant_is_201_with_location(client: AppClient) -> None:
     async with client.post(
         "/restaurant",
         json={"name": "Diner"},
@@ -28,7 +29,7 @@ async def test_create_restaurant_is_201_with_location(client: TestClient) -> Non
     assert shown == {"id": created["id"], "name": "Diner", "items": 0, "links": 0}
 
 
-async def test_restaurant_list_sees_each_write(client: TestClient) -> None:
+async def test_restaurant_list_sees_each_write(client: AppClient) -> None:
     assert await get_json(client, "/restaurant") == []
     first = await new_restaurant(client, "A")
     second = await new_restaurant(client, "B")
@@ -43,12 +44,12 @@ async def test_restaurant_list_sees_each_write(client: TestClient) -> None:
     assert page["errors"][0]["parameter"] == "pagination"
 
 
-async def test_health_keeps_its_trailing_slash(client: TestClient) -> None:
+async def test_health_keeps_its_trailing_slash(client: AppClient) -> None:
     health = await get_json(client, "/restaurant/")
     assert health["status"] == "ok"
 
 
-async def test_item_lifecycle(client: TestClient) -> None:
+async def test_item_lifecycle(client: AppClient) -> None:
     rid = await new_restaurant(client)
     body = {"name": "soup", "description": "of the day", "price_cents": 450, "currency": "EUR"}
     async with client.post(
@@ -72,7 +73,7 @@ async def test_item_lifecycle(client: TestClient) -> None:
     await write(client, "DELETE", path, expected_status=404)
 
 
-async def test_deleting_an_item_removes_its_links_both_ways(client: TestClient) -> None:
+async def test_deleting_an_item_removes_its_links_both_ways(client: AppClient) -> None:
     rid = await new_restaurant(client)
     a, b, c = await new_items(client, rid, "a", "b", "c")
     await link(client, rid, a, b)
@@ -82,7 +83,7 @@ async def test_deleting_an_item_removes_its_links_both_ways(client: TestClient) 
     assert [i["id"] for i in menu["items"]] == [a, c] and menu["links"] == []
 
 
-async def test_deleting_a_restaurant_removes_its_menu(client: TestClient) -> None:
+async def test_deleting_a_restaurant_removes_its_menu(client: AppClient) -> None:
     rid = await new_restaurant(client)
     a, b = await new_items(client, rid, "a", "b")
     await link(client, rid, a, b)
@@ -92,7 +93,7 @@ async def test_deleting_a_restaurant_removes_its_menu(client: TestClient) -> Non
     await write(client, "DELETE", f"/restaurant/{rid}", expected_status=404)
 
 
-async def test_invalid_bodies_are_422_naming_every_field(client: TestClient) -> None:
+async def test_invalid_bodies_are_422_naming_every_field(client: AppClient) -> None:
     rid = await new_restaurant(client)
     bad = {"name": "", "price_cents": -1, "currency": "usd", "available": "yes", "colour": 1}
     problem = await write(client, "POST", f"/restaurant/{rid}/item", bad, expected_status=422)
@@ -124,7 +125,7 @@ async def test_invalid_bodies_are_422_naming_every_field(client: TestClient) -> 
     assert (await flat_menu(client, rid))["items"] == []
 
 
-async def test_malformed_bodies_are_clear_errors(client: TestClient) -> None:
+async def test_malformed_bodies_are_clear_errors(client: AppClient) -> None:
     rid = await new_restaurant(client)
     path = f"/restaurant/{rid}/item"
     await write(client, "POST", path, data=b"{not json", expected_status=415)
@@ -159,7 +160,7 @@ async def test_malformed_bodies_are_clear_errors(client: TestClient) -> None:
         ("GET", "/restaurant/{rid}/item/99999999999"),
     ],
 )
-async def test_unknown_ids_are_404(client: TestClient, method: str, path: str) -> None:
+async def test_unknown_ids_are_404(client: AppClient, method: str, path: str) -> None:
     rid = await new_restaurant(client)
     (item,) = await new_items(client, rid, "a")
     body: dict[str, object] | None = None
@@ -174,7 +175,7 @@ async def test_unknown_ids_are_404(client: TestClient, method: str, path: str) -
     assert "99" in problem["detail"]
 
 
-async def test_an_item_of_another_restaurant_is_not_found_here(client: TestClient) -> None:
+async def test_an_item_of_another_restaurant_is_not_found_here(client: AppClient) -> None:
     first = await new_restaurant(client, "A")
     second = await new_restaurant(client, "B")
     (item,) = await new_items(client, first, "a")
@@ -186,7 +187,7 @@ async def test_an_item_of_another_restaurant_is_not_found_here(client: TestClien
     assert (await get_json(client, f"/restaurant/{first}/item/{item}"))["name"] == "a"
 
 
-async def test_a_write_is_visible_to_the_very_next_read(client: TestClient) -> None:
+async def test_a_write_is_visible_to_the_very_next_read(client: AppClient) -> None:
     rid = await new_restaurant(client)
     (a,) = await new_items(client, rid, "a")
     for path in (f"/restaurant/{rid}/item", f"/restaurant/{rid}/item/{a}", f"/restaurant/{rid}"):
@@ -200,7 +201,7 @@ async def test_a_write_is_visible_to_the_very_next_read(client: TestClient) -> N
     assert (await get_json(client, f"/restaurant/{rid}"))["name"] == "Renamed"
 
 
-async def test_a_write_to_one_menu_keeps_the_others_cached(client: TestClient) -> None:
+async def test_a_write_to_one_menu_keeps_the_others_cached(client: AppClient) -> None:
     first = await new_restaurant(client, "A")
     second = await new_restaurant(client, "B")
     await get_json(client, f"/restaurant/{first}/item")

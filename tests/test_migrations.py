@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.script import ScriptDirectory
+from pytest_aiohttp import AiohttpClient
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,7 +51,7 @@ async def test_stairway(empty_database_url: str) -> None:
 
 async def test_head_on_an_empty_database_then_the_app_works(
     empty_database_url: str,
-    aiohttp_client,  # type: ignore[no-untyped-def]
+    aiohttp_client: AiohttpClient,
 ) -> None:
     engine = create_engine(empty_database_url)
     try:

@@ -23,7 +23,7 @@ from tests.servers.load import LoadGenerator, LoadResult, Sample, run_load
 from tests.servers.nginx import NginxServer
 from tests.servers.pgbouncer import PgBouncer, connect_args
 from tests.servers.ports import HIGHEST, LOWEST, free_port
-from tests.servers.postgres import PostgresCluster
+from tests.servers.postgres import PostgresCluster, fetchval
 from tests.servers.process import ServerError
 from tests.servers.redis import RedisServer
 from tests.servers.standby import PostgresStandby
@@ -70,20 +70,12 @@ async def _execute(dsn: str, sql: str) -> None:
         await conn.close()
 
 
-async def _fetchval(dsn: str, sql: str, *args: object) -> object:
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        return await conn.fetchval(sql, *args)
-    finally:
-        await conn.close()
-
-
 async def test_cluster_survives_stop_and_start_on_the_same_port(
     private_pg: PostgresCluster,
 ) -> None:
     port = private_pg.port
-    assert await _fetchval(private_pg.dsn(), "SHOW fsync") == "off"
-    assert await _fetchval(private_pg.dsn(), "SHOW port") == str(port)
+    assert await fetchval(private_pg.dsn(), "SHOW fsync") == "off"
+    assert await fetchval(private_pg.dsn(), "SHOW port") == str(port)
 
     private_pg.stop()
     with pytest.raises(OSError):
@@ -92,7 +84,7 @@ async def test_cluster_survives_stop_and_start_on_the_same_port(
     private_pg.restart("immediate")  # no shutdown checkpoint: the start recovers
 
     assert private_pg.port == port
-    assert await _fetchval(private_pg.dsn(), "SELECT 1") == 1
+    assert await fetchval(private_pg.dsn(), "SELECT 1") == 1
 
 
 async def test_killed_cluster_recovers_what_it_had_written(
@@ -113,7 +105,7 @@ async def test_killed_cluster_recovers_what_it_had_written(
     private_pg.start()
 
     assert private_pg.pid != old_pid
-    assert await _fetchval(dsn, "SELECT x FROM t") == 7
+    assert await fetchval(dsn, "SELECT x FROM t") == 7
     assert "automatic recovery in progress" in private_pg.log.read_text()
 
 
@@ -150,7 +142,7 @@ async def test_standby_replicates_and_pause_holds_replay_back(
     assert private_pg_standby.port != private_pg.port
     await _execute(primary_dsn, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
     private_pg_standby.wait_replayed()
-    assert await _fetchval(standby_dsn, "SELECT array_agg(x) FROM t") == [1]
+    assert await fetchval(standby_dsn, "SELECT array_agg(x) FROM t") == [1]
     with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
         await _execute(standby_dsn, "INSERT INTO t VALUES (0)")
 
@@ -158,11 +150,11 @@ async def test_standby_replicates_and_pause_holds_replay_back(
     await _execute(primary_dsn, "INSERT INTO t VALUES (2)")
     with pytest.raises(ServerError, match="replay"):
         private_pg_standby.wait_replayed(timeout=0.3)
-    assert await _fetchval(standby_dsn, "SELECT array_agg(x) FROM t") == [1]
+    assert await fetchval(standby_dsn, "SELECT array_agg(x) FROM t") == [1]
 
     private_pg_standby.resume_replay()
     private_pg_standby.wait_replayed()
-    assert await _fetchval(standby_dsn, "SELECT array_agg(x ORDER BY x) FROM t") == [1, 2]
+    assert await fetchval(standby_dsn, "SELECT array_agg(x ORDER BY x) FROM t") == [1, 2]
 
 
 # -- PgBouncer ----------------------------------------------------------------------------------
@@ -192,7 +184,7 @@ async def test_pgbouncer_transaction_mode_carries_concurrent_sqlalchemy_transact
 
     try:
         per_transaction = await asyncio.gather(*(transaction(n) for n in range(clients)))
-        rows = await _fetchval(private_pg.dsn(private_pg_database), "SELECT count(*) FROM t")
+        rows = await fetchval(private_pg.dsn(private_pg_database), "SELECT count(*) FROM t")
     finally:
         await engine.dispose()
 

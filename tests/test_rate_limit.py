@@ -6,11 +6,9 @@ import time
 import uuid
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.helpers import get_json
-from userdir.app import create_app
-from userdir.config import ConfigError, Settings, load_settings
+from tests.helpers import AppClient, MakeClient, get_json
+from userdir.config import ConfigError, load_settings
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -22,8 +20,10 @@ def cache_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_over_the_limit_is_429_with_github_headers(make_client, cache_url: str) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(
+async def test_over_the_limit_is_429_with_github_headers(
+    make_client: MakeClient, cache_url: str
+) -> None:
+    client: AppClient = await make_client(
         rate_limit="3/minute", cache_url=cache_url, cache_prefix=f"test-{uuid.uuid4().hex}"
     )
     for used in (1, 2, 3):
@@ -48,8 +48,8 @@ async def test_over_the_limit_is_429_with_github_headers(make_client, cache_url:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_streamed_responses_carry_the_headers(make_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await make_client(rate_limit="10/minute")
+async def test_streamed_responses_carry_the_headers(make_client: MakeClient) -> None:
+    client: AppClient = await make_client(rate_limit="10/minute")
     async with client.get("/users?format=csv") as response:
         assert response.status == 200
         assert response.headers["X-RateLimit-Used"] == "1"
@@ -59,13 +59,10 @@ async def test_streamed_responses_carry_the_headers(make_client) -> None:  # typ
 
 @pytest.mark.usefixtures("sample")
 async def test_redis_shares_one_limit_between_processes(
-    aiohttp_client, settings: Settings, redis_url: str
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, redis_url: str
+) -> None:
     shared = {"rate_limit": "4/minute", "cache_url": redis_url, "cache_prefix": uuid.uuid4().hex}
-    from dataclasses import replace
-
-    first: TestClient = await aiohttp_client(create_app(replace(settings, **shared)))
-    second: TestClient = await aiohttp_client(create_app(replace(settings, **shared)))
+    first, second = await make_client(**shared), await make_client(**shared)
     statuses = []
     for client in (first, second, first, second, first, second):
         async with client.get("/livez") as probe:
@@ -83,7 +80,7 @@ def test_rate_limit_setting_is_checked() -> None:
 
 
 @pytest.mark.usefixtures("sample")
-async def test_off_by_default(client: TestClient) -> None:
+async def test_off_by_default(client: AppClient) -> None:
     async with client.get("/users") as response:
         assert response.status == 200
         assert "X-RateLimit-Limit" not in response.headers

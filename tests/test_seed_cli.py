@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import signal
+import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.fake_github import github_users
+from tests.fake_github import github_users, running_fake
+from tests.helpers import eventually
 from tests.test_seed import stored, table
 from userdir import cli
 from userdir.progress import LogProgress, RichProgress, choose_progress
@@ -169,3 +173,49 @@ def test_rich_progress_shows_count_waits_and_warnings() -> None:
     assert "100/200" in text
     assert "GitHub rate limit spent [core]: 30s" in text
     assert "warning: skipped record 1 [x]" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_a_signal_stops_the_seed_process_with_its_exit_status(
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sig: signal.Signals,
+    status: int,
+) -> None:
+    """The real command against the fake API: the first page is stored, the second hangs
+    unanswered, and the signal ends the run with the shell's status for it."""
+    raw = github_users()
+    async with running_fake(raw) as fake:
+        fake.hold_after = 1
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_TOKEN")}
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "userdir.cli", "seed", "--total", "300", "--quiet"),
+            env={**environ, "DATABASE_URL": database_url, "GITHUB_API_URL": fake.url},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+
+            async def first_page_stored() -> bool:
+                return len(await table(sessionmaker)) == 100
+
+            await eventually(first_page_stored, within=60)
+            await asyncio.wait_for(fake.served.wait(), 30)  # the second page is asked for
+            process.send_signal(sig)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == status
+    assert stderr.decode() == (
+        f"userdir: seed stopped: interrupted by {sig.name}; stored 100 users in 1 pages, "
+        f"last id {raw[99]['id']}, run again to resume\n"
+    )
+    assert stdout == b""
+    assert await table(sessionmaker) == stored(raw[:100])

@@ -86,9 +86,9 @@ async def test_sigint_stops_as_gracefully_as_sigterm(
     assert "KeyboardInterrupt" not in log
 
 
-async def test_a_request_longer_than_shutdown_timeout_is_cut_off_in_time(
-    database_url: str, engine: AsyncEngine
-) -> None:
+async def cut_off(database_url: str, engine: AsyncEngine, sig: signal.Signals) -> None:
+    """A request still running SHUTDOWN_TIMEOUT after `sig` is cut off, and the server exits
+    0 within the bound."""
     timeout = 2.0
     async with running_server(database_url, SHUTDOWN_TIMEOUT=str(int(timeout))) as server:
         await wait_until_serving(server)
@@ -99,7 +99,7 @@ async def test_a_request_longer_than_shutdown_timeout_is_cut_off_in_time(
             slow = asyncio.create_task(request(reader, writer, "/users?type=User"))
             await asyncio.sleep(0.5)  # the request is now waiting on the lock, which stays held
             signalled = loop.time()
-            server.process.send_signal(signal.SIGTERM)
+            server.process.send_signal(sig)
             with pytest.raises(asyncio.IncompleteReadError):  # closed without an answer
                 await asyncio.wait_for(slow, 15)
             writer.close()
@@ -108,6 +108,7 @@ async def test_a_request_longer_than_shutdown_timeout_is_cut_off_in_time(
             assert await server.exit_code(timeout=30) == 0
             exited = loop.time() - signalled
     assert "cutting off 1 request(s) still running after 2s" in server.log
+    assert "KeyboardInterrupt" not in server.log
     # The server's own bound is the timeout, then a second at most for cancelled requests to
     # unwind; the interpreter's exit follows (2 s on a loaded 2-core machine). SQLite's lock
     # holds every reader, the app's data-version watcher too, and its driver's thread cannot
@@ -115,6 +116,19 @@ async def test_a_request_longer_than_shutdown_timeout_is_cut_off_in_time(
     held = timeout if engine.dialect.name == "postgresql" else SQLITE_BUSY_TIMEOUT
     assert stopped < held + 1.5, server.log
     assert exited < held + 4.0, server.log
+
+
+async def test_a_request_longer_than_shutdown_timeout_is_cut_off_in_time(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    await cut_off(database_url, engine, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_sigint_cuts_off_a_request_longer_than_shutdown_timeout_too(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    await cut_off(database_url, engine, signal.SIGINT)
 
 
 async def slow_head(port: int, limit: float) -> float:

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
-import pytest
-from aiohttp.test_utils import TestClient
+from operator import itemgetter
 
-from tests.helpers import error_parameters, get_json
+import pytest
+
+from tests.helpers import AppClient, error_parameters, get_json
 from userdir.sample import bundled_users
 from userdir.schemas.users import USER_OUT, USERS_OUT
 
 pytestmark = pytest.mark.usefixtures("sample")
-USERS = sorted(bundled_users(), key=lambda u: u["id"])
+USERS = sorted(bundled_users(), key=itemgetter("id"))
 
 
-async def test_default_page_is_first_25_by_id(client: TestClient) -> None:
+async def test_default_page_is_first_25_by_id(client: AppClient) -> None:
     async with client.get("/users") as response:
         assert response.status == 200
         assert response.headers["X-Total-Count"] == str(len(USERS))
@@ -24,19 +25,19 @@ async def test_default_page_is_first_25_by_id(client: TestClient) -> None:
     assert data == USERS_OUT.dump(USERS[:25])
 
 
-async def test_type_filter_from_the_guide(client: TestClient) -> None:
+async def test_type_filter_from_the_guide(client: AppClient) -> None:
     data = await get_json(client, "/users?type=User&pagination=100", schema=USERS_OUT)
     assert len(data) == 100
     assert {u["type"] for u in data} == {"User"}
 
 
-async def test_filters_combine(client: TestClient) -> None:
+async def test_filters_combine(client: AppClient) -> None:
     data = await get_json(client, "/users?type=User&username=mojombo", schema=USERS_OUT)
     assert [u["id"] for u in data] == [1]
     assert await get_json(client, "/users?type=Organization&username=mojombo") == []
 
 
-async def test_filter_on_every_field(client: TestClient) -> None:
+async def test_filter_on_every_field(client: AppClient) -> None:
     user = USERS[7]
     for field in ("id", "username", "type", "image_url", "profile_url"):
         data = await get_json(client, "/users", params={field: str(user[field]), "pagination": 100})
@@ -44,24 +45,24 @@ async def test_filter_on_every_field(client: TestClient) -> None:
         assert all(u[field] == user[field] for u in data)
 
 
-async def test_order_by_id_from_the_guide(client: TestClient) -> None:
+async def test_order_by_id_from_the_guide(client: AppClient) -> None:
     data = await get_json(client, "/users?order_by=id")
     assert [u["id"] for u in data] == [u["id"] for u in USERS[:25]]
 
 
 @pytest.mark.parametrize("field", ["username", "type", "image_url", "profile_url"])
-async def test_order_by_any_field_breaks_ties_by_id(client: TestClient, field: str) -> None:
+async def test_order_by_any_field_breaks_ties_by_id(client: AppClient, field: str) -> None:
     data = await get_json(client, f"/users?order_by={field}&pagination=100&page_number=2")
     expected = sorted(USERS, key=lambda u: (u[field], u["id"]))[100:200]
     assert [u["id"] for u in data] == [u["id"] for u in expected]
 
 
-async def test_pagination_100_from_the_guide(client: TestClient) -> None:
+async def test_pagination_100_from_the_guide(client: AppClient) -> None:
     data = await get_json(client, "/users?pagination=100", schema=USERS_OUT)
     assert len(data) == 100
 
 
-async def test_pages_follow_each_other_and_link_back(client: TestClient) -> None:
+async def test_pages_follow_each_other_and_link_back(client: AppClient) -> None:
     async with client.get("/users?type=Organization&pagination=5&page_number=2") as response:
         data = await response.json()
         link = response.headers["Link"]
@@ -73,13 +74,13 @@ async def test_pages_follow_each_other_and_link_back(client: TestClient) -> None
     assert "type=Organization" in link
 
 
-async def test_last_page_has_no_next(client: TestClient) -> None:
+async def test_last_page_has_no_next(client: AppClient) -> None:
     async with client.get("/users?type=Organization&pagination=10&page_number=2") as response:
         assert len(await response.json()) == 6
         assert 'rel="next"' not in response.headers["Link"]
 
 
-async def test_page_past_the_end_is_empty(client: TestClient) -> None:
+async def test_page_past_the_end_is_empty(client: AppClient) -> None:
     assert await get_json(client, "/users?page_number=1000") == []
 
 
@@ -103,13 +104,13 @@ async def test_page_past_the_end_is_empty(client: TestClient) -> None:
     ],
 )
 async def test_bad_parameters_are_400_listing_every_one(
-    client: TestClient, query: str, bad: set[str]
+    client: AppClient, query: str, bad: set[str]
 ) -> None:
     problem = await get_json(client, f"/users?{query}", expected_status=400)
     assert error_parameters(problem) == bad
 
 
-async def test_errors_name_allowed_values_and_suggest(client: TestClient) -> None:
+async def test_errors_name_allowed_values_and_suggest(client: AppClient) -> None:
     problem = await get_json(client, "/users?order_by=usernme&typ=User", expected_status=400)
     errors = {e["parameter"]: e for e in problem["errors"]}
     assert errors["order_by"]["allowed"] == ["id", "username", "type", "image_url", "profile_url"]
@@ -118,22 +119,22 @@ async def test_errors_name_allowed_values_and_suggest(client: TestClient) -> Non
     assert "pagination" in errors["typ"]["allowed"]
 
 
-async def test_one_user_by_username(client: TestClient) -> None:
+async def test_one_user_by_username(client: AppClient) -> None:
     data = await get_json(client, "/users/defunkt", schema=USER_OUT)
     assert data == USER_OUT.dump(next(u for u in USERS if u["username"] == "defunkt"))
 
 
-async def test_unknown_username_is_404(client: TestClient) -> None:
+async def test_unknown_username_is_404(client: AppClient) -> None:
     problem = await get_json(client, "/users/no-such-user-here", expected_status=404)
     assert "no-such-user-here" in problem["detail"]
 
 
-async def test_username_with_nul_is_404_not_a_database_error(client: TestClient) -> None:
+async def test_username_with_nul_is_404_not_a_database_error(client: AppClient) -> None:
     problem = await get_json(client, "/users/a%00b", expected_status=404)
     assert "a\\x00b" in problem["detail"]
 
 
-async def test_links_are_relative_so_cached_responses_name_no_host(client: TestClient) -> None:
+async def test_links_are_relative_so_cached_responses_name_no_host(client: AppClient) -> None:
     async with client.get("/users?type=User", headers={"Host": "first.example"}) as response:
         assert response.headers["X-Cache"] == "MISS"
     async with client.get("/users?type=User", headers={"Host": "second.example"}) as response:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.helpers import AppClient
 from tests.services import IN_CI
 from tests.user_rows import reference, user_rows
 from userdir.queries.users import upsert_users
@@ -58,7 +58,7 @@ async def shown_ids(page: Any) -> list[int]:
 
 
 async def test_browse_filter_and_page(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], browser: Any
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], browser: Any
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, ROWS)

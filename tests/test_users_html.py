@@ -6,13 +6,13 @@ import html
 import re
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import get_json
+from tests.helpers import AppClient, get_json
 from tests.user_rows import reference, user_rows
+from userdir.directory import USER_FIELDS
 from userdir.queries.users import upsert_users
-from userdir.schemas.users import OPERATORS, USER_FIELDS
+from userdir.schemas.users import OPERATORS
 
 ROWS = user_rows()
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -24,7 +24,7 @@ async def rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         await upsert_users(session, ROWS)
 
 
-async def page(client: TestClient, url: str, status: int = 200) -> str:
+async def page(client: AppClient, url: str, status: int = 200) -> str:
     async with client.get(url, headers=BROWSER) as response:
         text = await response.text()
         assert response.status == status, text
@@ -37,7 +37,7 @@ def hrefs(text: str, rel: str) -> list[str]:
 
 
 @pytest.mark.usefixtures("rows")
-async def test_page_lists_rows_with_links_and_navigation(client: TestClient) -> None:
+async def test_page_lists_rows_with_links_and_navigation(client: AppClient) -> None:
     text = await page(client, "/users?type=User&order_by=-username&pagination=10")
     want = reference(ROWS, [("type", "eq", "User")], ["-username"])
     shown = [int(i) for i in re.findall(r'<td class="id">(\d+)</td>', text)]
@@ -56,7 +56,7 @@ async def test_page_lists_rows_with_links_and_navigation(client: TestClient) -> 
 
 
 @pytest.mark.usefixtures("rows")
-async def test_form_covers_every_field_and_operator(client: TestClient) -> None:
+async def test_form_covers_every_field_and_operator(client: AppClient) -> None:
     text = await page(client, "/users?username__icontains=ali&pagination=50")
     for field in USER_FIELDS:
         assert f'<option value="{field}"' in text
@@ -74,20 +74,20 @@ async def test_form_covers_every_field_and_operator(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("rows")
-async def test_sorted_header_links_reverse(client: TestClient) -> None:
+async def test_sorted_header_links_reverse(client: AppClient) -> None:
     text = await page(client, "/users?order_by=username")
     assert 'class="sort asc" href="/users?order_by=-username"' in text
 
 
 @pytest.mark.usefixtures("rows")
-async def test_empty_state(client: TestClient) -> None:
+async def test_empty_state(client: AppClient) -> None:
     text = await page(client, "/users?username=nobody-at-all")
     assert "No users match these filters." in text
     assert 'rel="next"' not in text
 
 
 async def test_values_are_escaped_and_unsafe_urls_not_linked(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     evil = {
         "id": 66,
@@ -105,14 +105,14 @@ async def test_values_are_escaped_and_unsafe_urls_not_linked(
     assert '"><b>' not in text
 
 
-async def test_static_css_is_served(client: TestClient) -> None:
+async def test_static_css_is_served(client: AppClient) -> None:
     async with client.get("/static/userdir.css") as response:
         assert response.status == 200
         assert response.content_type == "text/css"
         assert "table.users" in await response.text()
 
 
-async def test_errors_are_readable_pages_for_browsers(client: TestClient) -> None:
+async def test_errors_are_readable_pages_for_browsers(client: AppClient) -> None:
     text = await page(client, "/users?id__gt=abc&typ=User", status=400)
     assert "<h1>400 Bad Request</h1>" in text
     assert "<code>id__gt</code>: Not a valid integer." in text

@@ -221,7 +221,7 @@ DATABASE_LOCALE = text(
 
 async def test_text_columns_compare_by_code_point(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        collations = dict((await conn.execute(COLLATIONS)).all())
+        collations: dict[str, str] = dict((await conn.execute(COLLATIONS)).all())
         database = (await conn.execute(DATABASE_LOCALE)).one()
     assert collations == dict.fromkeys(TEXT_FIELDS, "C")
     # The suite's databases pin their own locale rather than take the server's.

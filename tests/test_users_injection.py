@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.helpers import AppClient
 from tests.user_rows import reference, user_rows
 from userdir.models import User
 from userdir.queries.users import upsert_users
@@ -47,13 +47,13 @@ def honest(parameter: str, value: str) -> list[int] | None:
 
 
 async def test_payloads_in_every_parameter(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, ROWS)
     before = await snapshot(sessionmaker)
     filters = [f for name, ops in OPERATORS.items() for f in (name, *(f"{name}__{o}" for o in ops))]
-    checked = 0
+    selected = 0  # 200s whose rows the model also selects: the comparison is not [] == []
     for parameter in filters + OTHER_PARAMETERS:
         for payload in PAYLOADS:
             params = {parameter: payload, "pagination": "100"}
@@ -68,14 +68,14 @@ async def test_payloads_in_every_parameter(
                 else:
                     assert response.status == 200, (parameter, payload, body)
                     assert [u["id"] for u in await response.json()] == want[:100]
-            checked += 1
-    assert checked == len(PAYLOADS) * (len(filters) + len(OTHER_PARAMETERS))
+                    selected += bool(want)
+    assert selected > 0
     assert await snapshot(sessionmaker) == before
 
 
 @pytest.mark.parametrize("path", ["/users/' OR '1'='1", "/users/1;DROP TABLE users"])
 async def test_payloads_in_the_path(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession], path: str
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession], path: str
 ) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, ROWS)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.helpers import AppClient, relative_link
 from tests.user_rows import reference, user_rows
 from userdir.queries.users import upsert_users
 
@@ -67,7 +67,7 @@ def _query(filters: list[tuple[str, str, Any]], order_by: list[str], size: int) 
     return query
 
 
-async def _walk(client: TestClient, url: str, params: dict[str, str] | None, rel: str) -> Any:
+async def _walk(client: AppClient, url: str, params: dict[str, str] | None, rel: str) -> Any:
     """Follow `rel` links from `url` to the end: the ids of each page, the last response's
     X-Total-Count and its links."""
     pages: list[list[int]] = []
@@ -78,8 +78,7 @@ async def _walk(client: TestClient, url: str, params: dict[str, str] | None, rel
             pages.append([u["id"] for u in await response.json()])
             links = response.links
             total = response.headers.get("X-Total-Count")
-        link = links.get(rel)
-        current, params = (None if link is None else str(link["url"].relative())), None
+        current, params = relative_link(links, rel), None
         assert len(pages) <= len(ROWS) + 1, "the walk does not end"
     return pages, total, links
 
@@ -93,7 +92,7 @@ async def _walk(client: TestClient, url: str, params: dict[str, str] | None, rel
 )
 @given(filters=filters(), order_by=orderings, size=st.integers(3, 25))
 async def test_walks_match_the_model(
-    client: TestClient, filters: list[tuple[str, str, Any]], order_by: list[str], size: int
+    client: AppClient, filters: list[tuple[str, str, Any]], order_by: list[str], size: int
 ) -> None:
     expected = [r["id"] for r in reference(ROWS, filters, order_by)]
     pages, total, links = await _walk(client, "/users", _query(filters, order_by, size), "next")

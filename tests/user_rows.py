@@ -3,7 +3,8 @@ model of the /users query grammar to check the service against."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 NAMES = [
@@ -40,7 +41,7 @@ def ascii_lower(value: str) -> str:
 
 def matches(row: dict[str, Any], field: str, op: str, value: Any) -> bool:
     have = row[field]
-    tests = {
+    tests: dict[str, Callable[[], bool]] = {
         "eq": lambda: have == value,
         "ne": lambda: have != value,
         "gt": lambda: have > value,
@@ -62,5 +63,5 @@ def reference(
     chosen = [r for r in rows if all(matches(r, f, op, v) for f, op, v in filters)]
     terms = order_by if "id" in [t.lstrip("-") for t in order_by] else [*order_by, "id"]
     for term in reversed(terms):  # stable sorts, least significant key first
-        chosen.sort(key=lambda r, t=term: r[t.lstrip("-")], reverse=term.startswith("-"))
+        chosen.sort(key=itemgetter(term.lstrip("-")), reverse=term.startswith("-"))
     return chosen

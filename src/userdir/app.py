@@ -14,6 +14,7 @@ from userdir.deadlines import deadlines_ctx
 from userdir.errors import error_middleware, on_prepare
 from userdir.invalidation import versions_ctx
 from userdir.keys import COUNTS, NESTED_SIZES, SETTINGS
+from userdir.metrics import setup_metrics
 from userdir.nested_sizes import NestedSizes
 from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(default=True),
     )
     setup_rate_limit(app)
+    setup_metrics(app)
     setup_routes(app)
     setup_pages(app)
     app.on_startup.append(build_openapi)

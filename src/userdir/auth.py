@@ -40,11 +40,16 @@ def check_token(request: web.Request) -> None:
     if not tokens:
         # Never open by default: a server started without tokens is read-only.
         raise Forbidden("Writes are disabled: the server has no API token (USERDIR_API_TOKENS).")
+    check_bearer(request, tokens, "writes")
+
+
+def check_bearer(request: web.Request, tokens: tuple[str, ...], purpose: str) -> None:
+    """401 without a bearer token, 403 with one that is none of `tokens` (for `purpose`)."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     token = given.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized(
-            "This write needs an 'Authorization: Bearer <token>' header.",
+            f"{purpose.capitalize()} need an 'Authorization: Bearer <token>' header.",
             headers={"WWW-Authenticate": CHALLENGE},
         )
     if not _is_text(token):
@@ -52,7 +57,7 @@ def check_token(request: web.Request) -> None:
             "The bearer token is not UTF-8 text.", headers={"WWW-Authenticate": CHALLENGE}
         )
     if not token_matches(token, tokens):
-        raise Forbidden("The bearer token is not valid for writes.")
+        raise Forbidden(f"The bearer token is not valid for {purpose}.")
 
 
 def requires_token(handler: Handler) -> Handler:

@@ -27,6 +27,7 @@ from userdir.cache import Entry
 from userdir.conditional import accepts_gzip, gzip_etag, held, not_modified, validators
 from userdir.datasets import CacheKey, Dataset
 from userdir.keys import CACHE, DATABASE, SETTINGS, VERSIONS
+from userdir.metrics import count_cache
 from userdir.queries.versions import get_version
 
 # Smaller bodies fit a packet or two: coding them costs more than it saves.
@@ -87,6 +88,7 @@ async def lookup(request: web.Request, key: CacheKey) -> web.Response | None:
     """A 304 when the client holds this representation, else the cached response, or None."""
     ttl = request.app[SETTINGS].cache_ttl
     if (etag := held(request, key.etag)) is not None:
+        count_cache(request, "not_modified")
         return not_modified(etag, ttl)
     if ttl <= 0:
         return None
@@ -94,6 +96,7 @@ async def lookup(request: web.Request, key: CacheKey) -> web.Response | None:
     entry = await cache.get(key.text)
     if entry is None:
         return None
+    count_cache(request, "hit")
     if not accepts_gzip(request) or not _compressible(entry):
         return _respond(entry, "HIT")
     if entry.gzipped is None:
@@ -120,4 +123,6 @@ async def store(request: web.Request, key: CacheKey | None, result: Representati
     if cacheable and entry.size <= settings.cache_max_entry_bytes:
         await cache.set(key.text, entry, settings.cache_ttl)  # type: ignore[union-attr]
     state = "MISS" if cache.available or not cacheable else "BYPASS"
+    if key is not None:
+        count_cache(request, state.lower())
     return _respond(entry, state, coded=coded)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from userdir import migrations, workers
+from userdir import logs, migrations, workers
 from userdir.app import create_app
 from userdir.config import ConfigError, Settings, load_settings
 from userdir.db import censored, create_engine, create_sessionmaker
@@ -20,9 +20,6 @@ from userdir.seed_cli import run_seed
 from userdir.server import serve
 
 log = logging.getLogger("userdir")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Several processes write to one stream: each line says which.
-LOG_FORMAT_WITH_PID = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +108,7 @@ def seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def reset_database(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await migrations.reset(engine)
         async with create_sessionmaker(engine).begin() as session:
@@ -122,7 +119,7 @@ async def reset_database(settings: Settings) -> None:
 
 
 async def upgrade_database(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await migrations.upgrade(engine)
     finally:
@@ -178,11 +175,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _log_with_pid() -> None:
-    logging.basicConfig(force=True, level=_log_level(), format=LOG_FORMAT_WITH_PID)
+    _configure_logs(with_pid=True)
 
 
-def _log_level() -> str:
-    return os.environ.get("LOG_LEVEL", "INFO").upper()
+def _configure_logs(*, with_pid: bool = False) -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logs.configure(level, (os.environ.get("LOG_FORMAT") or "text").lower(), with_pid=with_pid)
 
 
 def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -203,7 +201,11 @@ def _event_loop_policy() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=_log_level(), format=LOG_FORMAT)
+    try:
+        _configure_logs()
+    except ValueError as exc:
+        print(f"userdir: configuration error: {exc}", file=sys.stderr)
+        return 2
     try:
         settings = load_settings(os.environ)
         code = _run(args, settings)

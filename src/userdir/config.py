@@ -11,6 +11,8 @@ import limits
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from userdir.clients import Network, parse_networks
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///userdir.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -63,6 +65,9 @@ class Settings:
     github_tokens: tuple[str, ...] = field(default=(), repr=False)
     github_retries: int = 5
     cursor_secret: str = field(default="", repr=False)
+    # Proxies (nginx) whose X-Forwarded-For names the client (userdir.clients); none: the peer.
+    trusted_proxies: tuple[Network, ...] = ()
+    metrics_token: str = field(default="", repr=False)  # GET /metrics; empty: no such route
 
 
 Number = TypeVar("Number", int, float)
@@ -149,6 +154,17 @@ def _cache_url(environ: Mapping[str, str]) -> str:
     return raw
 
 
+def _trusted_proxies(environ: Mapping[str, str]) -> tuple[Network, ...]:
+    raw = environ.get("TRUSTED_PROXIES") or ""
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"TRUSTED_PROXIES={raw!r}: {exc}; allowed addresses or networks, comma-separated"
+            " (e.g. 127.0.0.1,10.0.0.0/8)"
+        ) from None
+
+
 def usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask, which containers often narrow)."""
     if hasattr(os, "sched_getaffinity"):
@@ -205,4 +221,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         github_tokens=github_tokens,
         github_retries=_number(environ, "GITHUB_RETRIES", 5, 1, 100),
         cursor_secret=environ.get("CURSOR_SECRET", ""),
+        trusted_proxies=_trusted_proxies(environ),
+        metrics_token=(environ.get("METRICS_TOKEN") or "").strip(),
     )

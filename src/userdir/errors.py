@@ -15,6 +15,7 @@ from typing import ClassVar
 import orjson
 from aiohttp import web
 
+from userdir import logs
 from userdir.db.faults import DATABASE_FAULTS, is_retryable, is_unavailable
 from userdir.keys import DATABASE, DEADLINES
 
@@ -144,6 +145,7 @@ def unavailable(request: web.Request, detail: str) -> web.Response:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[REQUEST_ID] = _request_id(request)
+    logs.REQUEST_ID.set(request[REQUEST_ID])
     deadlines = request.app[DEADLINES]
     deadline = request[DEADLINE] = deadlines.start()
     try:

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
 
 import httpx
 import orjson
@@ -47,7 +46,7 @@ class RateLimited(GitHubError):
 @dataclass(frozen=True, slots=True)
 class Page:
     url: str
-    records: list[Any]
+    records: list[object]
     next_url: str | None
     not_modified: bool = False
 
@@ -82,7 +81,7 @@ class _Retry:
 @dataclass(slots=True)
 class _Cached:
     etag: str
-    records: list[Any]
+    records: list[object]
     next_url: str | None
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from userdir.db import Database
     from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
+    from userdir.metrics import Metrics
     from userdir.nested_sizes import NestedSizes
     from userdir.ratelimit import RateLimit
 
@@ -25,3 +26,4 @@ RATE_LIMIT: web.AppKey[RateLimit] = web.AppKey("rate_limit")
 COUNTS: web.AppKey[Counts] = web.AppKey("counts")
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi")
 NESTED_SIZES: web.AppKey[NestedSizes] = web.AppKey("nested_sizes")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from userdir.cache.breaker import Breaker
 from userdir.cache.redis import FAILURES, create_client, reconnect
+from userdir.clients import client_address
 from userdir.config import Settings
 from userdir.errors import Handler, TooManyRequests
 from userdir.keys import RATE_LIMIT, SETTINGS
@@ -90,7 +91,7 @@ class RateLimit:
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in EXEMPT:
         return await handler(request)
-    counted = await request.app[RATE_LIMIT].consume(request.remote or "")
+    counted = await request.app[RATE_LIMIT].consume(client_address(request))
     if counted is None:
         return await handler(request)
     allowed, headers = counted

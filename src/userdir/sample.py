@@ -5,15 +5,16 @@ from __future__ import annotations
 from importlib import resources
 
 import orjson
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir.datasets import RESTAURANTS, menu
-from userdir.models import Item, Restaurant, item_modifier
+from userdir.config import Settings
+from userdir.menu_document import load_menu_document
+from userdir.queries import menu_writes as writes
 from userdir.queries.users import upsert_users
-from userdir.queries.versions import bump_version
 from userdir.schemas.github import GITHUB_USERS_IN
 
+# The sample menus are at most 2 deep: the default bound takes them.
+MAX_DEPTH = Settings().max_depth
 # restaurant -> [(item, price in cents, [its modifiers])]
 MenuSpec = list[tuple[str, int | None, list[str]]]
 MENUS: dict[str, MenuSpec] = {
@@ -48,22 +49,25 @@ def bundled_users() -> list[dict[str, object]]:
     return rows
 
 
+def menu_document(spec: MenuSpec) -> dict[str, object]:
+    """A sample menu as the flat document PUT /restaurant/{id}/menu takes."""
+    return {
+        "items": [{"key": name, "name": name, "price_cents": price} for name, price, _ in spec],
+        "links": [
+            {"item": name, "modifier": modifier}
+            for name, _, modifiers in spec
+            for modifier in modifiers
+        ],
+    }
+
+
 async def load_menus(session: AsyncSession) -> None:
+    """Each sample restaurant, then its menu, written as the API writes them."""
     for name, spec in MENUS.items():
-        restaurant = Restaurant(name=name)
-        session.add(restaurant)
-        await session.flush()
-        items = {n: Item(restaurant_id=restaurant.id, name=n, price_cents=p) for n, p, _ in spec}
-        session.add_all(items.values())
-        await session.flush()
-        links = [
-            {"item_id": items[n].id, "modifier_id": items[m].id, "position": position}
-            for n, _, modifiers in spec
-            for position, m in enumerate(modifiers)
-        ]
-        await session.execute(insert(item_modifier), links)
-        await bump_version(session, menu(restaurant.id))
-    await bump_version(session, RESTAURANTS)
+        restaurant = await writes.create_restaurant(session, name=name)
+        items, links = load_menu_document(menu_document(spec), max_depth=MAX_DEPTH)
+        writes.check_document(items, links, max_depth=MAX_DEPTH)
+        await writes.replace_menu(session, restaurant_id=restaurant.id, items=items, links=links)
 
 
 async def load_sample_data(session: AsyncSession) -> None:

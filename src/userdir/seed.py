@@ -8,10 +8,9 @@ and reported; it never stops the run (see README, "Seeding from GitHub").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 from marshmallow import ValidationError
@@ -19,29 +18,34 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.db import create_engine
-from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError
+from userdir.github import MAX_PER_PAGE, GitHubClient, GitHubError, Page
+from userdir.metrics import seed_counters
 from userdir.progress import SeedProgress
 from userdir.queries.users import max_user_id, upsert_users
-from userdir.schemas.github import load_github_user
+from userdir.schemas.github import GitHubUserRow, load_github_user
 
 FILE_PAGE = 1000  # records per transaction when loading a file
 PREFETCH = 3  # pages read ahead of the one being written: smooths latency, bounds the waste
 
 
-def create_seed_engine(database_url: str) -> AsyncEngine:
+def create_seed_engine(database_url: str, *, pgbouncer: bool = False) -> AsyncEngine:
     """An engine for seeding: PostgreSQL commits return before their WAL reaches the disk.
 
     Seeding writes data that can be fetched again: a server crash may forget the commits of
     the last fraction of a second (whole pages only, never half of one), and the next run,
     resuming after the highest stored id, reads them again. It spares one disk flush per page,
-    the largest single cost of seeding into PostgreSQL.
+    the largest single cost of seeding into PostgreSQL. Through PgBouncer (pgbouncer=True)
+    it cannot be had: PgBouncer refuses a setting sent when connecting, and a SET would stay
+    on a server connection other clients share.
     """
     if make_url(database_url).get_backend_name() != "postgresql":
         return create_engine(database_url)
-    settings = {"server_settings": {"synchronous_commit": "off"}}
+    settings = {} if pgbouncer else {"server_settings": {"synchronous_commit": "off"}}
     # No ping before every page's checkout: a run is short, and a dropped connection fails
     # one page's transaction, which the next run reads again.
-    return create_engine(database_url, connect_args=settings, pool_pre_ping=False)
+    return create_engine(
+        database_url, pgbouncer=pgbouncer, connect_args=settings, pool_pre_ping=False
+    )
 
 
 class SeedError(Exception):
@@ -71,7 +75,7 @@ class SeedReport:
         return f"stored {self.stored} users in {self.pages} pages{skipped}{last}"
 
 
-def _describe(errors: Mapping[str, Any] | list[Any]) -> str:
+def _describe(errors: Mapping[str, object] | Sequence[object]) -> str:
     if not isinstance(errors, Mapping):
         return "; ".join(str(e) for e in errors)
     parts = []
@@ -82,14 +86,14 @@ def _describe(errors: Mapping[str, Any] | list[Any]) -> str:
 
 
 def valid_rows(
-    records: list[Any],
+    records: Sequence[object],
     source: str,
     progress: SeedProgress,
     report: SeedReport,
     first: int = 1,
-) -> list[dict[str, Any]]:
+) -> list[GitHubUserRow]:
     """The storable rows of a page; each malformed record is reported and skipped."""
-    rows: list[dict[str, Any]] = []
+    rows: list[GitHubUserRow] = []
     owners: dict[str, int] = {}
     for position, record in enumerate(records, start=first):
         raw_id = record.get("id") if isinstance(record, dict) else None
@@ -97,29 +101,26 @@ def valid_rows(
         try:
             row = load_github_user(record)
         except ValidationError as exc:
-            report.skipped += 1
-            progress.warn(f"skipped {label}: {_describe(exc.messages)}")
+            _skip(report, progress, f"skipped {label}: {_describe(exc.messages)}")
             continue
         owner = owners.setdefault(row["username"], row["id"])
         if owner != row["id"]:
             # Two ids claiming one login on one page cannot both be stored (username is unique).
-            report.skipped += 1
-            progress.warn(f"skipped {label}: login {row['username']!r} is also id {owner}")
+            clash = f"login {row['username']!r} is also id {owner}"
+            _skip(report, progress, f"skipped {label}: {clash}")
             continue
         rows.append(row)
     return rows
 
 
-async def _store(
-    sessionmaker: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]
-) -> None:
+async def _store(sessionmaker: async_sessionmaker[AsyncSession], rows: list[GitHubUserRow]) -> None:
     async with sessionmaker.begin() as session:
         await upsert_users(session, rows)
 
 
 async def store_page(
     sessionmaker: async_sessionmaker[AsyncSession],
-    rows: list[dict[str, Any]],
+    rows: list[GitHubUserRow],
     report: SeedReport,
     progress: SeedProgress,
 ) -> None:
@@ -135,16 +136,30 @@ async def store_page(
     _count(rows, report, progress)
 
 
-def _count(rows: list[dict[str, Any]], report: SeedReport, progress: SeedProgress) -> None:
+def _skip(report: SeedReport, progress: SeedProgress, message: str) -> None:
+    report.skipped += 1
+    seed_counters().users.labels("skipped").inc()
+    progress.warn(message)
+
+
+def _count(rows: list[GitHubUserRow], report: SeedReport, progress: SeedProgress) -> None:
     report.pages += 1
     report.stored += len(rows)
+    counters = seed_counters()
+    counters.pages.inc()
+    counters.users.labels("stored").inc(len(rows))
     if rows:
         report.last_id = max(report.last_id or 0, max(r["id"] for r in rows))
     progress.advance(len(rows), report.last_id)
 
 
+# What the fetcher hands the writer: a page and the records of it to store, then None at the
+# end, or the exception that stopped it.
+Fetched = tuple[Page, list[object]] | Exception | None
+
+
 async def _fetch_pages(
-    client: GitHubClient, url: str | None, total: int, pages: asyncio.Queue[Any]
+    client: GitHubClient, url: str | None, total: int, pages: asyncio.Queue[Fetched]
 ) -> None:
     """Put up to `total` records on `pages`, page by page, then None (or the exception)."""
     seen = 0
@@ -182,7 +197,7 @@ async def seed_from_api(
     start = since
     first_url = client.users_url(start, min(MAX_PER_PAGE, total))
     progress.start(total, client.base_url)
-    pages: asyncio.Queue[Any] = asyncio.Queue(maxsize=PREFETCH)
+    pages: asyncio.Queue[Fetched] = asyncio.Queue(maxsize=PREFETCH)
     fetcher = asyncio.ensure_future(_fetch_pages(client, first_url, total, pages))
     try:
         while (item := await pages.get()) is not None:
@@ -199,7 +214,7 @@ async def seed_from_api(
     return report
 
 
-def read_records(path: Path) -> list[Any]:
+def read_records(path: Path) -> list[object]:
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -55,7 +55,7 @@ async def run_seed(
         except (ValueError, RuntimeError):  # not the main thread: signals are not ours to take
             continue
         handled.append(signum)
-    engine = create_seed_engine(settings.database_url)
+    engine = create_seed_engine(settings.database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await migrations.upgrade(engine)
         sessionmaker = create_sessionmaker(engine)

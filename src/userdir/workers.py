@@ -23,6 +23,7 @@ from typing import Any
 
 from userdir.app import create_app
 from userdir.config import Settings
+from userdir.metrics import shared_dir, worker_gone
 from userdir.server import BACKLOG, serve
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class Supervisor:
     stopping: bool = False
     reloading: bool = False
     exit_code: int = 0
+    metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR shared by the workers
     done: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -242,6 +244,7 @@ class Supervisor:
         if worker.serving:
             log.info("worker %d serving", worker.pid)
         code = await worker.process.wait()
+        worker_gone(self.metrics_dir, worker.pid)
         worker.writer.close()
         self.workers.discard(worker)
         self._exited(worker, code, asyncio.get_running_loop().time() - worker.started)
@@ -305,5 +308,8 @@ class Supervisor:
 
 def supervise(settings: Settings) -> int:
     """Run `settings.workers` workers on one socket until SIGTERM/SIGINT; the exit code."""
-    with bind(settings.host, settings.port) as listener:
-        return asyncio.run(Supervisor(listener, settings.workers).run())
+    with (
+        bind(settings.host, settings.port) as listener,
+        shared_dir(bool(settings.metrics_token)) as metrics_dir,
+    ):
+        return asyncio.run(Supervisor(listener, settings.workers, metrics_dir=metrics_dir).run())

@@ -22,6 +22,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -206,9 +207,21 @@ class LoadGenerator:
         return Sample(url, begin - self._started_at, loop.time() - begin, status, error, headers)
 
 
-async def run_load(urls: str | Sequence[str], **options: object) -> LoadResult:
+class LoadOptions(TypedDict, total=False):
+    """LoadGenerator's keyword arguments."""
+
+    clients: int
+    duration: float | None
+    requests: int | None
+    timeout: float
+    method: str
+    headers: Mapping[str, str] | None
+    record_headers: Sequence[str]
+
+
+async def run_load(urls: str | Sequence[str], **options: Unpack[LoadOptions]) -> LoadResult:
     """LoadGenerator(urls, **options).run()."""
-    return await LoadGenerator(urls, **options).run()  # type: ignore[arg-type]
+    return await LoadGenerator(urls, **options).run()
 
 
 def _require_loopback(url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import uuid
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from tests.servers import binaries
 from tests.servers.ports import free_port
@@ -22,6 +22,15 @@ from tests.servers.process import (
 )
 
 PoolMode = Literal["session", "transaction", "statement"]
+
+
+class BouncerOptions(TypedDict, total=False):
+    """PgBouncer's keyword arguments."""
+
+    pool_mode: PoolMode
+    pool_size: int
+    max_client_conn: int
+
 
 CONFIG = """\
 [databases]
@@ -84,8 +93,8 @@ class PgBouncer(Closing):
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def create(cls, cluster: PostgresCluster, **options: object) -> PgBouncer:
-        bouncer = cls(cluster, **options)  # type: ignore[arg-type]
+    def create(cls, cluster: PostgresCluster, **options: Unpack[BouncerOptions]) -> PgBouncer:
+        bouncer = cls(cluster, **options)
         try:
             bouncer.start()
         except BaseException:

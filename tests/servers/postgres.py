@@ -240,7 +240,7 @@ class PostgresCluster(Closing):
         """A streaming hot standby of this cluster, started on a port of its own."""
         from tests.servers.standby import PostgresStandby
 
-        return PostgresStandby.create(self)
+        return PostgresStandby.of(self)
 
     def _status(self, pid: int) -> str:
         try:
@@ -251,6 +251,15 @@ class PostgresCluster(Closing):
         if len(lines) < 8 or lines[0].strip() != str(pid):
             return ""
         return lines[7].strip()
+
+
+async def fetchval(dsn: str, sql: str, *args: object) -> Any:
+    """One statement's first value, on a connection of its own (from async code)."""
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -21,7 +21,7 @@ class PostgresStandby(PostgresCluster):
         self.primary = primary
 
     @classmethod
-    def create(cls, primary: PostgresCluster) -> PostgresStandby:  # type: ignore[override]
+    def of(cls, primary: PostgresCluster) -> PostgresStandby:
         standby = cls(primary, private_dir("pg-standby"), free_port())
         try:
             standby.clone()

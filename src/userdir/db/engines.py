@@ -31,24 +31,29 @@ def _statement_name() -> str:
     return f"__userdir_{uuid.uuid4().hex}__"
 
 
+def server_settings(settings: Settings) -> dict[str, str]:
+    """PostgreSQL settings of every serving connection, sent when it opens."""
+    # The service's statements are short and indexed; JIT compiling pays only for long
+    # analytic queries, and a recursive CTE's row estimate (millions, where a menu walk reads
+    # a few links) would set it off: 180 ms of compiling for a 1 ms query.
+    options = {"jit": "off"}
+    if settings.db_statement_timeout > 0:
+        # Every statement is bounded from its start, so a read needs no transaction to carry
+        # the bound (writes lift it: userdir.db.sessions.writer).
+        options["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
+    return options
+
+
 def serving_options(settings: Settings) -> dict[str, object]:
     """Pool and driver settings of the serving engines: every wait is bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
     connect_args: dict[str, object] = {"timeout": settings.db_connect_timeout}
-    if not settings.db_pgbouncer and settings.db_statement_timeout > 0:
-        # Every statement of every connection is bounded from its start, so a read needs no
-        # transaction to carry the bound (writes lift it: userdir.db.sessions.writer).
-        # PgBouncer refuses start-up parameters it does not track: there the bound is set in
-        # each read transaction instead.
-        millis = str(int(settings.db_statement_timeout * 1000))
-        connect_args["server_settings"] = {"statement_timeout": millis}
-    if settings.db_pgbouncer:
-        connect_args.update(
-            statement_cache_size=0,  # asyncpg's own cache
-            prepared_statement_cache_size=0,  # SQLAlchemy's asyncpg adapter's cache
-            prepared_statement_name_func=_statement_name,
-        )
+    if not settings.db_pgbouncer:
+        # PgBouncer refuses start-up parameters it does not track: behind it, the bound is set
+        # in each read transaction and JIT is the role's setting (README: PgBouncer); its
+        # driver settings come with create_engine(pgbouncer=True).
+        connect_args["server_settings"] = server_settings(settings)
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_overflow,
@@ -57,12 +62,24 @@ def serving_options(settings: Settings) -> dict[str, object]:
     }
 
 
-def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
+def create_engine(database_url: str, *, pgbouncer: bool = False, **kwargs: object) -> AsyncEngine:
+    """An engine on SQLite or PostgreSQL. pgbouncer (DB_PGBOUNCER): the URL is a PgBouncer in
+    transaction pooling mode, so no prepared statement may outlive its transaction; every
+    engine of the service (serving, migrations, seeding) is made here and honours it."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if pgbouncer:
+        given = kwargs.get("connect_args") or {}
+        assert isinstance(given, dict)
+        kwargs["connect_args"] = {
+            **given,
+            "statement_cache_size": 0,  # asyncpg's own cache
+            "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg adapter's cache
+            "prepared_statement_name_func": _statement_name,
+        }
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     # No ping per checkout (a round trip on every request): a connection found dead is

@@ -35,7 +35,7 @@ class Source:
 
     @classmethod
     def create(cls, name: str, url: str, settings: Settings) -> Self:
-        engine = create_engine(url, **serving_options(settings))
+        engine = create_engine(url, pgbouncer=settings.db_pgbouncer, **serving_options(settings))
         reading = engine
         direct: async_sessionmaker[AsyncSession] | None = None
         if engine.dialect.name == "sqlite":

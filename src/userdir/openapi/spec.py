@@ -6,7 +6,7 @@ import copy
 import logging
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 from aiohttp import web
@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
 BEARER = "bearerAuth"
 
-HEADERS: dict[str, dict[str, Any]] = {
+# An object of the document as it is built: JSON, where a marshmallow schema (an instance or a
+# class) may stand for a JSON Schema; apispec replaces those with definitions or references.
+SpecObject: TypeAlias = dict[str, object]
+
+HEADERS: dict[str, SpecObject] = {
     REQUEST_ID_HEADER: {
         "description": "Identifies the request in the logs; a well-formed client value "
         "([A-Za-z0-9._-]{1,64}) is echoed back.",
@@ -100,9 +104,9 @@ class ResponseConverter(OpenAPIConverter):
     """Output schemas (every field `dump_only`) list every field as required: responses always
     carry all of them, except fields marked `metadata={"optional": True}`."""
 
-    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
-        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
-        declared: Mapping[str, fields.Field[Any]] = get_fields(schema)
+    def schema2jsonschema(self, schema: Schema | type[Schema]) -> SpecObject:
+        jsonschema: SpecObject = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        declared = get_fields(schema)
         if declared and all(f.dump_only for f in declared.values()):
             jsonschema["required"] = sorted(
                 f.data_key or name for name, f in declared.items() if not f.metadata.get("optional")
@@ -115,8 +119,8 @@ class Plugin(MarshmallowPlugin):
 
 
 def nul_free(
-    converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
-) -> dict[str, Any]:
+    converter: OpenAPIConverter, field: fields.Field[object], **kwargs: object
+) -> SpecObject:
     """Say in the document what the `no_nul` validator enforces, unless an explicit (stricter)
     pattern in the field's metadata says it already."""
     if no_nul in field.validators and "pattern" not in field.metadata:
@@ -125,18 +129,18 @@ def nul_free(
 
 
 def comma_list(
-    converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
-) -> dict[str, Any]:
+    converter: OpenAPIConverter, field: fields.Field[object], **kwargs: object
+) -> SpecObject:
     """A `CommaList` is an array serialized `a,b,c` (see `comma_list_style`)."""
     if not isinstance(field, CommaList):
         return {}
-    items: dict[str, Any] = converter.field2property(field.inner)
+    items: SpecObject = converter.field2property(field.inner)
     return {"type": "array", "items": items, "minItems": 1, "maxItems": MAX_IN_VALUES}
 
 
 def comma_list_style(
-    converter: OpenAPIConverter, field: fields.Field[Any], **kwargs: Any
-) -> dict[str, Any]:
+    converter: OpenAPIConverter, field: fields.Field[object], **kwargs: object
+) -> SpecObject:
     return {"style": "form", "explode": False} if isinstance(field, CommaList) else {}
 
 
@@ -158,11 +162,11 @@ def coverage_gaps(
     return sorted(routed - operations.keys()), sorted(operations.keys() - routed)
 
 
-def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
+def _header_refs(names: tuple[str, ...]) -> SpecObject:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _problem(status: int) -> dict[str, Any]:
+def _problem(status: int) -> SpecObject:
     # A 401 says how to authenticate (RFC 9110 11.6.1); a 429 or 503 when to come back.
     extra = {401: ("WWW-Authenticate",), 429: ("Retry-After",), 503: ("Retry-After",)}
     names = (REQUEST_ID_HEADER, *extra.get(status, ()))
@@ -174,7 +178,7 @@ def _problem(status: int) -> dict[str, Any]:
     }
 
 
-def _path_parameters(key: str, path: str, plugin: Plugin) -> list[dict[str, Any]]:
+def _path_parameters(key: str, path: str, plugin: Plugin) -> list[SpecObject]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     unknown = [name for name in names if name not in PATH_PARAMETERS]
     if unknown:
@@ -182,15 +186,15 @@ def _path_parameters(key: str, path: str, plugin: Plugin) -> list[dict[str, Any]
     assert plugin.converter is not None
     parameters = []
     for name in names:
-        schema = plugin.converter.field2property(PATH_PARAMETERS[name])
-        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        schema: SpecObject = plugin.converter.field2property(PATH_PARAMETERS[name])
+        parameter: SpecObject = {"name": name, "in": "path", "required": True, "schema": schema}
         if "description" in schema:
             parameter["description"] = schema.pop("description")
         parameters.append(parameter)
     return parameters
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: object) -> object:
     """A copy of the mappings and lists in `value` (apispec rewrites them in place), sharing
     the schemas they hold."""
     if isinstance(value, Mapping):
@@ -200,13 +204,14 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(base: SpecObject, extra: Mapping[str, object]) -> SpecObject:
     """`extra` into `base`: mappings merge key by key, lists (parameters) are extended."""
     for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        elif isinstance(value, list) and isinstance(base.get(key), list):
-            base[key].extend(value)
+        current = base.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            _merge(current, value)
+        elif isinstance(value, list) and isinstance(current, list):
+            current.extend(value)
         else:
             base[key] = value
     return base
@@ -219,13 +224,13 @@ def _operation(
     route: web.AbstractRoute,
     app: web.Application,
     plugin: Plugin,
-) -> dict[str, Any]:
+) -> SpecObject:
     headers = _header_refs((REQUEST_ID_HEADER, *op.headers))
     for name in op.sometimes:
         headers[name] = {**HEADERS[name], "required": False}
-    responses: dict[str, Any] = {}
+    responses: SpecObject = {}
     for status in (op.status, *op.also):
-        success: dict[str, Any] = {"description": HTTPStatus(status).phrase, "headers": headers}
+        success: SpecObject = {"description": HTTPStatus(status).phrase, "headers": headers}
         if op.returns is not None:
             success["content"] = {op.media_type: {"schema": _copy(op.returns)}}
         responses[str(status)] = _copy(success)
@@ -238,7 +243,7 @@ def _operation(
     limits = (429, 503) if op.may_be_refused else ()
     statuses = sorted({*op.errors, *((401, 403) if op.auth else ()), *limits, 500})
     responses.update({str(status): _problem(status) for status in statuses})
-    operation: dict[str, Any] = {
+    operation: SpecObject = {
         "operationId": op.operation_id or getattr(route.handler, "__name__", None),
         "summary": op.summary,
         "tags": [op.tag],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CTE, ColumnElement, delete, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.dag import GraphViolation, check_graph, check_link
@@ -13,7 +13,7 @@ from userdir.datasets import RESTAURANTS, menu
 from userdir.errors import Conflict, NotFound
 from userdir.graph import LINK_FIELDS
 from userdir.models import Item, Restaurant, item_modifier
-from userdir.queries.menu import Row, get_restaurant, list_links
+from userdir.queries.menu import LINK_COLUMNS, Row, get_restaurant
 from userdir.queries.versions import bump_version
 
 
@@ -116,6 +116,38 @@ async def _names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
     return {row.id: row.name for row in rows}
 
 
+def _walk(name: str, start: ColumnElement[bool], near: str, far: str) -> CTE:
+    """The links reached from `start`'s, each step joining a link's `far` end to the next
+    link's `near` end: one index lookup a link, no scan of the menu."""
+    links = item_modifier.c
+    walked = select(*LINK_COLUMNS).where(start).cte(name, recursive=True)
+    step = select(*LINK_COLUMNS).join(walked, links[near] == walked.c[far])
+    return walked.union(step)
+
+
+async def links_around(session: AsyncSession, *, item_id: int, modifier_id: int) -> list[Row]:
+    """The links a new item -> modifier link is checked against, in one statement: those below
+    the modifier (a cycle would come back to the item through them; they make the depth below),
+    those above the item (the depth above) and the item's own (its modifiers' positions).
+
+    The rest of the menu cannot take part in a cycle or a longest chain through the new link,
+    so the checks on these links decide as they would on the whole menu. UNION drops repeated
+    rows, so the walks end on any graph."""
+    links = item_modifier.c
+    below = _walk("below", links.item_id == modifier_id, "item_id", "modifier_id")
+    above = _walk("above", links.modifier_id == item_id, "modifier_id", "item_id")
+    own = select(*LINK_COLUMNS).where(links.item_id == item_id)
+    stmt = union(own, select(below), select(above)).subquery()
+    # Sorted as the whole menu's links are: the same shortest path is shown.
+    ordered = select(stmt).order_by(stmt.c.item_id, stmt.c.modifier_id)
+    return [dict(row._mapping) for row in await session.execute(ordered)]
+
+
+async def own_links(session: AsyncSession, *, item_id: int) -> list[Row]:
+    stmt = select(*LINK_COLUMNS).where(item_modifier.c.item_id == item_id)
+    return [dict(row._mapping) for row in await session.execute(stmt)]
+
+
 async def put_link(
     session: AsyncSession,
     *,
@@ -137,12 +169,12 @@ async def put_link(
             f"modifiers come from its own restaurant ({restaurant_id}).",
             errors=[{"field": "modifier_id", "detail": "Belongs to another restaurant."}],
         )
-    links = await list_links(session, restaurant_id=restaurant_id)
-    existing = next(
-        (k for k in links if k["item_id"] == item_id and k["modifier_id"] == modifier_id), None
-    )
+    links = await own_links(session, item_id=item_id)
+    existing = next((k for k in links if k["modifier_id"] == modifier_id), None)
     if existing is None:
-        edges = [(k["item_id"], k["modifier_id"]) for k in links]
+        # A new link: checked against what lies around it (an update changes no edge).
+        around = await links_around(session, item_id=item_id, modifier_id=modifier_id)
+        edges = [(k["item_id"], k["modifier_id"]) for k in around]
         try:
             check_link(edges, item_id, modifier_id, max_depth=max_depth)
         except GraphViolation as exc:

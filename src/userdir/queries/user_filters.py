@@ -9,16 +9,17 @@ lower() folds nothing else and PostgreSQL's would fold per locale.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, tuple_
+from sqlalchemy import ColumnElement, UnaryExpression, and_, func, or_, tuple_
 
-from userdir.directory import USER_FIELDS, Filter, SortKey, SortTerm, UserRow
+from userdir.directory import USER_FIELDS, Filter, FilterValue, SortKey, SortTerm, UserRow, Value
 from userdir.models import User
 
 # The only columns a request may name: identifiers never come from the request itself.
-COLUMNS: Mapping[str, Any] = {name: User.__table__.c[name] for name in USER_FIELDS}
+Column = ColumnElement[Value]
+COLUMNS: Mapping[str, Column] = {name: User.__table__.c[name] for name in USER_FIELDS}
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_FOLD = str.maketrans(_UPPER, _UPPER.lower())
 
@@ -38,7 +39,7 @@ def like_pattern(value: str, *, prefix: bool = False) -> str:
     return f"{escaped}%" if prefix else f"%{escaped}%"
 
 
-def _match(column: Any, operator: str, value: str, dialect: str) -> ColumnElement[bool]:
+def _match(column: Column, operator: str, value: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "sqlite":
         # SQLite's LIKE ignores ASCII case; instr() compares exactly and has no wildcards.
         if operator == "icontains":
@@ -52,8 +53,8 @@ def _match(column: Any, operator: str, value: str, dialect: str) -> ColumnElemen
         folded = func.translate(column, _UPPER, _UPPER.lower())
         return and_(column.ilike(pattern), folded.like(pattern))
     if operator == "startswith":
-        return column.like(like_pattern(value, prefix=True))  # type: ignore[no-any-return]
-    return column.like(like_pattern(value))  # type: ignore[no-any-return]
+        return column.like(like_pattern(value, prefix=True))
+    return column.like(like_pattern(value))
 
 
 def condition(where: Filter, dialect: str) -> ColumnElement[bool]:
@@ -61,23 +62,27 @@ def condition(where: Filter, dialect: str) -> ColumnElement[bool]:
     if operator in ("contains", "icontains", "startswith"):
         assert isinstance(value, str)
         return _match(column, operator, value, dialect)
-    comparisons: dict[str, Any] = {
+    if operator == "in":
+        assert isinstance(value, tuple)
+        return column.in_(value)
+    comparisons: dict[str, Callable[[FilterValue], ColumnElement[bool]]] = {
         "eq": column.__eq__,
         "ne": column.__ne__,
         "gt": column.__gt__,
         "gte": column.__ge__,
         "lt": column.__lt__,
         "lte": column.__le__,
-        "in": column.in_,
     }
-    return comparisons[operator](value)  # type: ignore[no-any-return]
+    return comparisons[operator](value)
 
 
 def where(filters: Sequence[Filter], dialect: str) -> list[ColumnElement[bool]]:
     return [condition(f, dialect) for f in filters]
 
 
-def order_clauses(order_by: Sequence[SortTerm], *, reverse: bool = False) -> list[Any]:
+def order_clauses(
+    order_by: Sequence[SortTerm], *, reverse: bool = False
+) -> list[UnaryExpression[Value]]:
     clauses = []
     for term in order_by:
         column = COLUMNS[term.field]
@@ -102,7 +107,7 @@ def keyset(
     columns = [COLUMNS[field] for field, _ in terms]
 
     def after(
-        column: Any, value: Any, descending: bool, *, inclusive: bool = False
+        column: ColumnElement[Any], value: object, descending: bool, *, inclusive: bool = False
     ) -> ColumnElement[bool]:
         forward = descending == reverse  # ascending, unless flipped by desc or by reverse
         if inclusive:

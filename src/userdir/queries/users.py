@@ -182,7 +182,7 @@ PG_UPSERT = _pg_statements()
 SQLITE_UPSERT = _sqlite_statements()
 
 
-async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
+async def upsert_users(session: AsyncSession, rows: Iterable[Mapping[str, object]]) -> int:
     """Insert or update users by id; returns the number of rows.
 
     A login GitHub freed (by a rename) and another account took is given up by the row that
