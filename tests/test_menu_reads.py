@@ -290,7 +290,7 @@ def test_nesting_shares_subtrees_yet_matches_the_definition(seed: int) -> None:
 
 
 async def test_flat_text_is_json_escaped_by_the_database(
-    client: TestClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     name = 'say "hi"\\ \n\t\x01 é 😀 </script>'
     async with sessionmaker.begin() as session:
