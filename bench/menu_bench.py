@@ -5,6 +5,7 @@ port) once with the response cache off and once with it on, times sequential req
 stops the servers and drops the database. Bounded: every request and step has a timeout.
 
     .venv/bin/python bench/menu_bench.py [--requests 40] [--json bench/results/menu.json]
+        [--baseline DIR]   # e.g. DIR from: git archive main src alembic alembic.ini | tar -x -C DIR
 
 Ends with the rows that have a goal: their p50 beside the goal (GOALS), and whether it is met.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import time
@@ -96,28 +98,37 @@ async def load(url: str) -> None:
 
 
 async def measure(
-    session: aiohttp.ClientSession, url: str, requests: int, headers: dict[str, str]
-) -> dict[str, Any]:
-    times: list[float] = []
-    size, status = 0, 0
-    for _ in range(requests + 1):  # the first warms connections (and the cache, if on)
-        start = time.perf_counter()
-        async with session.get(url, headers=headers) as response:
-            body = await response.read()
-        times.append((time.perf_counter() - start) * 1000)
-        size, status = len(body), response.status
-    times = times[1:]
-    quantiles = statistics.quantiles(times, n=100, method="inclusive")
-    return {
-        "status": status,
-        "bytes": size,
-        "p50_ms": round(statistics.median(times), 1),
-        "p99_ms": round(quantiles[98], 1),
-        "requests": requests,
-    }
+    session: aiohttp.ClientSession, urls: list[str], requests: int, headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Time `requests` sequential GETs of each URL, taking turns (the order alternating), so
+    servers compared are measured under the same machine load."""
+    times: list[list[float]] = [[] for _ in urls]
+    sizes, statuses = [0] * len(urls), [0] * len(urls)
+    for turn in range(requests + 1):  # the first warms connections (and the cache, if on)
+        order = range(len(urls)) if turn % 2 == 0 else reversed(range(len(urls)))
+        for index in order:
+            start = time.perf_counter()
+            async with session.get(urls[index], headers=headers) as response:
+                body = await response.read()
+            times[index].append((time.perf_counter() - start) * 1000)
+            sizes[index], statuses[index] = len(body), response.status
+    results = []
+    for index, taken in enumerate(times):
+        taken = taken[1:]
+        quantiles = statistics.quantiles(taken, n=100, method="inclusive")
+        results.append(
+            {
+                "status": statuses[index],
+                "bytes": sizes[index],
+                "p50_ms": round(statistics.median(taken), 1),
+                "p99_ms": round(quantiles[98], 1),
+                "requests": requests,
+            }
+        )
+    return results
 
 
-async def run(requests: int) -> dict[str, Any]:
+async def run(requests: int, baseline: Path | None) -> dict[str, Any]:
     results: dict[str, Any] = {"items": ITEMS, "links": LINKS, "depth": DEPTH}
     async with support.database() as url:
         started = time.perf_counter()
@@ -143,19 +154,29 @@ async def run(requests: int) -> dict[str, Any]:
                 max(2, requests // 10),
             ),
         ]
+        prefixes = [""] if baseline is None else ["", "baseline."]
         for label, env, targets, count in runs:
-            with support.serve(url, **env) as base:
+            with contextlib.ExitStack() as servers:
+                bases = [servers.enter_context(support.serve(url, **env))]
+                if baseline is not None:
+                    code = {"PYTHONPATH": str(baseline / "src")}
+                    bases.append(servers.enter_context(support.serve(url, **env, **code)))
                 async with aiohttp.ClientSession(timeout=timeout) as session:
                     for name, path in targets.items():
                         headers = UNCODED if name.endswith("_identity") else {}
-                        result = await measure(session, base + path, count, headers)
-                        results[f"{label}.{name}"] = result
-                        print(f"{label:9} {name:17} {orjson.dumps(result).decode()}", flush=True)
+                        urls = [base + path for base in bases]
+                        measured = await measure(session, urls, count, headers)
+                        for prefix, result in zip(prefixes, measured, strict=True):
+                            results[f"{prefix}{label}.{name}"] = result
+                            line = f"{prefix}{label:9} {name:17} {orjson.dumps(result).decode()}"
+                            print(line, flush=True)
     print("\ngoals (p50):")
     for (label, name), goal in GOALS.items():
         p50 = results[f"{label}.{name}"]["p50_ms"]
         verdict = "met" if p50 <= goal else "MISSED"
-        print(f"  {label:9} {name:17} {p50:8.1f} ms  goal <= {goal:g} ms  {verdict}", flush=True)
+        before = results.get(f"baseline.{label}.{name}")
+        was = "" if before is None else f"  (baseline {before['p50_ms']:.1f} ms)"
+        print(f"  {label:9} {name:17} {p50:8.1f} ms  goal <= {goal:g} ms  {verdict}{was}")
     return results
 
 
@@ -163,8 +184,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another revision (its src/ and alembic/): served beside this one, "
+        "the two taking turns on every request",
+    )
     args = parser.parse_args()
-    results = asyncio.run(asyncio.wait_for(run(args.requests), timeout=900))
+    results = asyncio.run(asyncio.wait_for(run(args.requests, args.baseline), timeout=1800))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

@@ -79,6 +79,14 @@ async def test_one_item_with_its_subtree(client: AppClient) -> None:
     cut = await get_json(client, "/restaurant/1/item/1?depth=0")
     assert cut["truncated"] is True and cut["modifiers"] == []
     await get_json(client, "/restaurant/2/item/1", expected_status=404)  # not Pizzeria's
+    for path, missing in [
+        ("/restaurant/999/item?format=flat", "No restaurant with id 999."),
+        ("/restaurant/999/item/1?format=flat", "No restaurant with id 999."),
+        ("/restaurant/2/item/1?format=flat", "No item 1 in restaurant 2."),
+        ("/restaurant/1/item/999?format=flat", "No item 999 in restaurant 1."),
+    ]:
+        problem = await get_json(client, path, expected_status=404)
+        assert problem["detail"] == missing
 
 
 @pytest.mark.usefixtures("sample")
@@ -139,10 +147,10 @@ async def test_shared_modifiers_nest_fully_within_the_budget(
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        # restaurant, then the whole document in one statement (the cache key's data version
-        # is known to the process: no statement reads it)
-        ("/restaurant/1/item?format=flat", 2),
-        ("/restaurant/1/item/1?format=flat", 2),
+        # the restaurant's existence and the whole document in one statement (the cache key's
+        # data version is known to the process: no statement reads it)
+        ("/restaurant/1/item?format=flat", 1),
+        ("/restaurant/1/item/1?format=flat", 1),
         # ... or the rendering's size, then the subtree's items and links
         ("/restaurant/1/item/1?depth=8", 4),
     ],
@@ -279,3 +287,43 @@ def test_nesting_shares_subtrees_yet_matches_the_definition(seed: int) -> None:
     for depth in range(5):
         rendered = orjson.loads(json_list(nest(items, links, depth=depth)))
         assert rendered == reference_nest(items, links, depth)
+
+
+async def test_flat_text_is_json_escaped_by_the_database(
+    client: AppClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    name = 'say "hi"\\ \n\t\x01 é 😀 </script>'
+    async with sessionmaker.begin() as session:
+        session.add(Restaurant(id=1, name="Odd"))
+        await session.flush()
+        session.add_all(
+            [
+                Item(id=1, restaurant_id=1, name=name, description="a\rb", available=False),
+                Item(id=2, restaurant_id=1, name="plain", price_cents=0),
+            ]
+        )
+        await session.flush()
+        await session.execute(insert(item_modifier), [{"item_id": 1, "modifier_id": 2}])
+    flat = await get_json(client, "/restaurant/1/item?format=flat", schema=FLAT_MENU_OUT)
+    nested = await get_json(client, "/restaurant/1/item")
+    sub = await get_json(client, "/restaurant/1/item/1?format=flat", schema=FLAT_MENU_OUT)
+    first = flat["items"][0]
+    assert first["name"] == name and first["description"] == "a\rb"
+    assert first["available"] is False and first["price_cents"] is None
+    assert flat["items"][1]["price_cents"] == 0
+    fields = ("id", "name", "description", "price_cents", "currency", "available")
+    assert [{k: node[k] for k in fields} for node in nested] == flat["items"] == sub["items"]
+    assert (
+        flat["links"]
+        == sub["links"]
+        == [
+            {
+                "item_id": 1,
+                "modifier_id": 2,
+                "position": 0,
+                "min_select": 0,
+                "max_select": None,
+                "price_cents": None,
+            }
+        ]
+    )

@@ -63,15 +63,22 @@ def nest(
     # Links may lead to items not loaded (below a subtree's last level): they still count
     # for "truncated", and are rendered only when their item is there.
     children = {parent: kids for parent, kids in children_of(links).items() if parent in by_id}
-    # An item's fields without the closing brace, and each link's attributes: written once.
+    # Two levels or more: a subtree can repeat (one level down, every modifier is a leaf).
+    free = cannot_reach_a_cycle(children) if depth >= 2 else set()
+    # An item's fields without the closing brace; each link as `,"link":{...}`: written once.
     fields = {item_id: orjson.dumps(item)[:-1] for item_id, item in by_id.items()}
-    attributes: dict[int, bytes] = {}  # per link, keyed by its object's id
-    free = cannot_reach_a_cycle(children)
+    shown_links = {
+        parent: [
+            (k["modifier_id"], b',"link":' + orjson.dumps({f: k[f] for f in LINK_FIELDS}))
+            for k in kids
+        ]
+        for parent, kids in children.items()
+    }
     written: dict[tuple[int, int], bytes] = {}
 
     def below(item_id: int, remaining: int, path: frozenset[int]) -> bytes:
         """`,"truncated":...,"modifiers":[...]}`: what follows an item's fields and link."""
-        kids = children.get(item_id, ())
+        kids = shown_links.get(item_id, ())
         if remaining == 0:
             return LEAF[bool(kids)]
         if item_id in free:
@@ -80,37 +87,22 @@ def nest(
             shown, inner = kids, path
         else:
             inner = path | {item_id}
-            shown = [k for k in kids if k["modifier_id"] not in inner]
-        modifiers = b",".join(
-            [
-                render(k["modifier_id"], remaining - 1, inner, k)
-                for k in shown
-                if k["modifier_id"] in by_id
+            shown = [k for k in kids if k[0] not in inner]
+        if remaining == 1:  # the modifiers are leaves of the rendering
+            parts = [fields[m] + link + LEAF[m in children] for m, link in shown if m in by_id]
+        else:
+            parts = [
+                fields[m] + link + below(m, remaining - 1, inner) for m, link in shown if m in by_id
             ]
-        )
         # "truncated" is exactly "a modifier left out", so no cut goes unmarked.
-        text = TAIL[len(shown) < len(kids)] + modifiers + b"]}"
+        text = TAIL[len(shown) < len(kids)] + b",".join(parts) + b"]}"
         if item_id in free:
             written[(item_id, remaining)] = text
         return text
 
-    def render(
-        item_id: int, remaining: int, path: frozenset[int], link: Row | None = None
-    ) -> bytes:
-        if link is None:
-            return fields[item_id] + below(item_id, remaining, path)
-        if (shown := attributes.get(id(link))) is None:
-            shown = attributes[id(link)] = orjson.dumps({name: link[name] for name in LINK_FIELDS})
-        return fields[item_id] + b',"link":' + shown + below(item_id, remaining, path)
-
     ids = by_id.keys() if roots is None else roots
-    return [render(item_id, depth, frozenset()) for item_id in ids]
+    return [fields[item_id] + below(item_id, depth, frozenset()) for item_id in ids]
 
 
 def json_list(objects: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(objects) + b"]"
-
-
-def flat(items: Sequence[Row], links: Iterable[Row]) -> dict[str, Any]:
-    """Each item once plus the links between them: linear in items + links."""
-    return {"items": list(items), "links": list(links)}

@@ -69,22 +69,22 @@ async def list_items(request: web.Request) -> web.Response:
     key = await cached.key(request, menu(restaurant_id), f"items:{query.normalized}")
     if (hit := await cached.lookup(request, key)) is not None:
         return hit
-    nested = query.format == "nested"
+    if query.format == "flat":
+        # One statement: the restaurant's existence and the whole document.
+        async with reader(request, key, snapshot=False) as snapshot:
+            body = await queries.flat_menu_json(snapshot.session, restaurant_id=restaurant_id)
+        return await cached.store(request, snapshot.key, Representation(body, JSON))
     nesting = Nesting(restaurant_id, None, query.depth)
-    if nested:
-        await check_size(request, key, nesting)  # a repeated refusal needs no database
+    await check_size(request, key, nesting)  # a repeated refusal needs no database
     async with reader(request, key) as snapshot:
         session = snapshot.session
         await queries.get_restaurant(session, restaurant_id=restaurant_id)
-        if not nested:
-            body = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
-        else:
-            assert snapshot.key is not None
-            await check_size(request, snapshot.key, nesting, session)
-            items = await queries.list_items(session, restaurant_id=restaurant_id)
-            links = await queries.list_links(session, restaurant_id=restaurant_id)
-            with gc_pause.paused():
-                body = json_list(nest(items, links, depth=query.depth))
+        assert snapshot.key is not None
+        await check_size(request, snapshot.key, nesting, session)
+        items = await queries.list_items(session, restaurant_id=restaurant_id)
+        links = await queries.list_links(session, restaurant_id=restaurant_id)
+        with gc_pause.paused():
+            body = json_list(nest(items, links, depth=query.depth))
     return await cached.store(request, snapshot.key, Representation(body, JSON))
 
 
@@ -96,24 +96,23 @@ async def get_item(request: web.Request) -> web.Response:
     key = await cached.key(request, menu(restaurant_id), f"item:{item_id}:{query.normalized}")
     if (hit := await cached.lookup(request, key)) is not None:
         return hit
-    nested = query.format == "nested"
+    if query.format == "flat":
+        # One statement: the restaurant's existence and the item's whole subtree.
+        async with reader(request, key, snapshot=False) as snapshot:
+            body = await queries.flat_subtree_json(
+                snapshot.session, restaurant_id=restaurant_id, item_id=item_id
+            )
+        return await cached.store(request, snapshot.key, Representation(body, JSON))
     nesting = Nesting(restaurant_id, item_id, query.depth)
-    if nested:
-        await check_size(request, key, nesting)
+    await check_size(request, key, nesting)
     async with reader(request, key) as snapshot:
         session = snapshot.session
         await queries.get_restaurant(session, restaurant_id=restaurant_id)
-        if not nested:
-            # Flat shows the whole subtree.
-            body = await queries.flat_subtree_json(
-                session, restaurant_id=restaurant_id, item_id=item_id
-            )
-        else:
-            assert snapshot.key is not None
-            await check_size(request, snapshot.key, nesting, session)
-            subtree = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": query.depth}
-            items = await queries.list_subtree_items(session, **subtree)
-            links = await queries.list_subtree_links(session, **subtree)
-            with gc_pause.paused():
-                (body,) = nest(items, links, depth=query.depth, roots=[item_id])
+        assert snapshot.key is not None
+        await check_size(request, snapshot.key, nesting, session)
+        subtree = {"restaurant_id": restaurant_id, "item_id": item_id, "depth": query.depth}
+        items = await queries.list_subtree_items(session, **subtree)
+        links = await queries.list_subtree_links(session, **subtree)
+        with gc_pause.paused():
+            (body,) = nest(items, links, depth=query.depth, roots=[item_id])
     return await cached.store(request, snapshot.key, Representation(body, JSON))
