@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from userdir.datasets import CacheKey, Dataset
 from userdir.db.faults import is_retryable
 from userdir.db.sources import Database, Source
-from userdir.keys import DATABASE, VERSIONS
+from userdir.keys import DATABASE, READ_SOURCE, VERSIONS
 from userdir.queries.versions import BUMPED, UNBOUNDED, read_start
 
 
@@ -73,12 +73,13 @@ async def reader(
     database = request.app[DATABASE]
     source = database.read_source()
     dataset = None if key is None else key.dataset
+    request[READ_SOURCE] = source
     session, version = await _begin(database, source, dataset, snapshot)
     if key is not None and version is not None and version < key.version:
         # This replica has not replayed a write this process already knows of: the rows it
         # would show are older than what a client of this process may have seen.
         await _close(source, session)
-        source = database.primary
+        source = request[READ_SOURCE] = database.primary
         session, version = await _begin(database, source, dataset, snapshot)
     if key is not None and version is not None and version > key.version:
         request.app[VERSIONS].learn(key.dataset, version)  # a write not announced yet

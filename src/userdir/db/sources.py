@@ -79,6 +79,7 @@ class Source:
 class Replica(Source):
     healthy: bool = False  # until the first check says otherwise
     lag: float | None = None  # seconds behind the primary, as last measured
+    failed_at: float = 0.0  # when a read last failed on it (loop time)
     checker: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -110,13 +111,17 @@ class Database:
         return healthy[self._turn % len(healthy)]
 
     def source_failed(self, source: Source, exc: BaseException) -> None:
+        if isinstance(source, Replica):
+            source.failed_at = asyncio.get_running_loop().time()
         if isinstance(source, Replica) and source.healthy:
             source.healthy = False  # until its checker reaches it again
             log.warning("%s failed (%s): reading from others", source.name, type(exc).__name__)
 
     async def watch(self, replica: Replica, interval: float) -> None:
         """Measure the replica's lag in the background, never on a request's path."""
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             try:
                 async with replica.engine.connect() as conn:
                     lag = await replica_lag(conn)
@@ -124,6 +129,10 @@ class Database:
                 lag, reason = None, type(exc).__name__
             else:
                 reason = "lagging" if lag is None or lag > self.max_lag else ""
+                if replica.failed_at >= started:
+                    # A read failed there while this check ran (a standby shutting down still
+                    # answers a check it had begun): the next check decides.
+                    reason = "a read failed"
             healthy = not reason
             if healthy != replica.healthy:
                 state = "in use" if healthy else f"skipped ({reason})"
