@@ -8,7 +8,7 @@ import random
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from userdir.dag import GraphViolation, check_link
+from userdir.menu.invariants import GraphViolation, check_link
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.menu_writes import links_around
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import AppClient, count_statements, get_json
 from tests.menu_api import flat_menu
-from userdir.graph import json_list, nest
 from userdir.keys import DATABASE
+from userdir.menu.render import json_list, nest
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.menu import nested_totals
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEM_OUT, RESTAURANT_DETAIL_OUT, RESTAURANTS_OUT

@@ -7,7 +7,7 @@ from aiohttp import web
 from userdir.auth import requires_token
 from userdir.db import writer
 from userdir.keys import SETTINGS
-from userdir.menu_document import load_menu_document
+from userdir.menu.document import load_menu_document
 from userdir.parse import json_body, load_body, path_id
 from userdir.queries import menu as queries
 from userdir.queries import menu_writes as writes

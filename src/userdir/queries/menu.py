@@ -8,8 +8,8 @@ import orjson
 from sqlalchemy import Boolean, Integer, Select, Subquery, Text, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir import gc_pause
 from userdir.errors import NotFound
+from userdir.menu import gc_pause
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries import dialect
 

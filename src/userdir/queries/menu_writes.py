@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import CTE, ColumnElement, delete, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir.dag import GraphViolation, check_graph, check_link
 from userdir.datasets import RESTAURANTS, menu
 from userdir.errors import Conflict, NotFound
-from userdir.graph import LINK_FIELDS
+from userdir.menu.invariants import GraphViolation, check_graph, check_link
+from userdir.menu.render import LINK_FIELDS
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.menu import LINK_COLUMNS, Row, get_restaurant
 from userdir.queries.versions import bump_version

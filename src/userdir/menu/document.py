@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from userdir.graph import LINK_FIELDS
+from userdir.menu.render import LINK_FIELDS
 from userdir.parse import invalid, load_body
 from userdir.schemas.menu_in import FLAT_MENU_IN, LINK_IN, NESTED_MENU_IN
 
