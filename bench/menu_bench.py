@@ -28,8 +28,8 @@ import orjson
 import support
 from sqlalchemy import insert, text
 
-from userdir.dag import check_graph
 from userdir.db import create_engine, create_sessionmaker
+from userdir.menu.invariants import check_graph
 from userdir.models import Item, Restaurant, item_modifier
 
 ITEMS, LINKS, DEPTH = 10_000, 50_000, 8

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from userdir.dag import GraphViolation, check_graph, check_link, longest_path
+from userdir.menu.invariants import GraphViolation, check_graph, check_link, longest_path
 
 Edges = list[tuple[int, int]]
 

@@ -8,7 +8,7 @@ import random
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from userdir.dag import GraphViolation, check_link
+from userdir.menu.invariants import GraphViolation, check_link
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.menu_writes import links_around
 
@@ -61,7 +61,7 @@ async def test_the_links_around_decide_as_the_whole_menu(
             if (parent, child) in set(edges):
                 continue
             around = await links_around(session, item_id=parent, modifier_id=child)
-            seen = [(link["item_id"], link["modifier_id"]) for link in around]
+            seen = [(link.item_id, link.modifier_id) for link in around]
             assert not apart & set(seen), "links nothing reaches were read"
             assert set(seen) <= set(edges) and seen == sorted(seen)
             expected = outcome(edges, parent, child)

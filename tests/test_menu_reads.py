@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -12,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import AppClient, count_statements, get_json
 from tests.menu_api import flat_menu
-from userdir.graph import json_list, nest
 from userdir.keys import DATABASE
+from userdir.menu.render import json_list, nest
+from userdir.menu.values import ItemRow, LinkRow
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries.menu import nested_totals
 from userdir.schemas.menu import FLAT_MENU_OUT, ITEM_OUT, RESTAURANT_DETAIL_OUT, RESTAURANTS_OUT
@@ -213,9 +215,12 @@ async def test_counted_sizes_match_the_rendering(
 
 def test_every_left_out_modifier_is_marked_even_a_self_link() -> None:
     # The database refuses self-links; the renderer must still never cut a branch unmarked.
-    attributes = {"position": 0, "min_select": 0, "max_select": None, "price_cents": None}
-    links = [{"item_id": 1, "modifier_id": 1, **attributes}]
-    (node,) = map(orjson.loads, nest([{"id": 1, "name": "loop"}], links, depth=3))
+    links = [
+        LinkRow(
+            item_id=1, modifier_id=1, position=0, min_select=0, max_select=None, price_cents=None
+        )
+    ]
+    (node,) = map(orjson.loads, nest([item_row(1, "loop")], links, depth=3))
     assert node["truncated"] is True and node["modifiers"] == []
 
 
@@ -237,13 +242,17 @@ async def test_an_unchanged_menu_revalidates_without_the_database(
     assert statements == []
 
 
-def reference_nest(
-    items: list[dict[str, Any]], links: list[dict[str, Any]], depth: int
-) -> list[dict[str, Any]]:
+def item_row(id_: int, name: str) -> ItemRow:
+    return ItemRow(id_, name, description=None, price_cents=None, currency="USD", available=True)
+
+
+def reference_nest(items: list[ItemRow], links: list[LinkRow], depth: int) -> list[dict[str, Any]]:
     """Nesting as its definition says, node by node with the path from the root."""
-    by_id = {item["id"]: item for item in items}
+    by_id = {item.id: dataclasses.asdict(item) for item in items}
     kids_of: dict[int, list[dict[str, Any]]] = {}
-    for link in sorted(links, key=lambda k: (k["position"], k["modifier_id"])):
+    for link in sorted(
+        map(dataclasses.asdict, links), key=lambda k: (k["position"], k["modifier_id"])
+    ):
         kids_of.setdefault(link["item_id"], []).append(link)
 
     def render(item_id: int, remaining: int, path: frozenset[int], link: Any) -> dict[str, Any]:
@@ -269,19 +278,19 @@ def reference_nest(
 def test_nesting_shares_subtrees_yet_matches_the_definition(seed: int) -> None:
     rng = random.Random(seed)
     count = rng.randint(1, 9)
-    items = [{"id": i, "name": f"i{i}"} for i in range(1, count + 1)]
+    items = [item_row(i, f"i{i}") for i in range(1, count + 1)]
     pairs = {(rng.randint(1, count), rng.randint(1, count)) for _ in range(rng.randint(0, 20))}
     if seed % 2:  # acyclic: links only to higher ids
         pairs = {(a, b) for a, b in pairs if a < b}
     links = [
-        {
-            "item_id": a,
-            "modifier_id": b,
-            "position": rng.randint(0, 3),
-            "min_select": 0,
-            "max_select": None,
-            "price_cents": rng.choice([None, 50]),
-        }
+        LinkRow(
+            item_id=a,
+            modifier_id=b,
+            position=rng.randint(0, 3),
+            min_select=0,
+            max_select=None,
+            price_cents=rng.choice([None, 50]),
+        )
         for a, b in sorted(pairs)
     ]
     for depth in range(5):

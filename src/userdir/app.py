@@ -14,8 +14,8 @@ from userdir.deadlines import deadlines_ctx
 from userdir.errors import error_middleware, on_prepare
 from userdir.invalidation import versions_ctx
 from userdir.keys import COUNTS, NESTED_SIZES, SETTINGS
+from userdir.menu.sizes import NestedSizes
 from userdir.metrics import setup_metrics
-from userdir.nested_sizes import NestedSizes
 from userdir.openapi.spec import build_openapi
 from userdir.pages import setup_pages
 from userdir.ratelimit import setup_rate_limit

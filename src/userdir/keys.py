@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from userdir.db.sources import Source
     from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
+    from userdir.menu.sizes import NestedSizes
     from userdir.metrics import Metrics
-    from userdir.nested_sizes import NestedSizes
     from userdir.ratelimit import RateLimit
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

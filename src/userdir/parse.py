@@ -185,11 +185,13 @@ def invalid(errors: list[dict[str, object]]) -> Unprocessable:
     return Unprocessable("The request body has invalid fields.", errors=errors)
 
 
-def load_body(schema: Schema, data: object) -> dict[str, Any]:
+def load_body(schema: Schema, data: object, into: type[T]) -> T:
+    """The body loaded by `schema`, which must produce an `into` (a dict or a typed value)."""
     if not isinstance(data, dict):
         raise invalid([{"field": "body", "detail": "Must be a JSON object."}])
     try:
-        result: dict[str, Any] = schema.load(data)
+        result = schema.load(data)
     except ValidationError as exc:
         raise invalid(field_errors(exc.normalized_messages())) from None  # type: ignore[no-untyped-call]
+    assert isinstance(result, into), type(result)
     return result

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from userdir.config import Settings
-from userdir.menu_document import load_menu_document
+from userdir.menu.document import load_menu_document
 from userdir.queries import menu_writes as writes
 from userdir.queries.users import upsert_users
 from userdir.schemas.github import GITHUB_USERS_IN

@@ -5,14 +5,15 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir import cached, gc_pause, parse
+from userdir import cached, parse
 from userdir.cached import Representation
 from userdir.datasets import CacheKey, menu
 from userdir.db import reader
 from userdir.errors import BadRequest
-from userdir.graph import json_list, nest
 from userdir.keys import NESTED_SIZES, SETTINGS
-from userdir.nested_sizes import Totals
+from userdir.menu import gc_pause
+from userdir.menu.render import json_list, nest
+from userdir.menu.sizes import Totals
 from userdir.queries import menu as queries
 from userdir.responses import JSON
 from userdir.schemas.menu import MenuQuery, menu_query_schema

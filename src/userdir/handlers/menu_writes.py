@@ -7,7 +7,8 @@ from aiohttp import web
 from userdir.auth import requires_token
 from userdir.db import writer
 from userdir.keys import SETTINGS
-from userdir.menu_document import load_menu_document
+from userdir.menu.document import load_menu_document
+from userdir.menu.values import ItemFields, LinkAttributes
 from userdir.parse import json_body, load_body, path_id
 from userdir.queries import menu as queries
 from userdir.queries import menu_writes as writes
@@ -26,7 +27,7 @@ def _ids(request: web.Request) -> tuple[int, int]:
 @requires_token
 async def create_item(request: web.Request) -> web.Response:
     restaurant_id = path_id(request, "restaurant_id")
-    fields = load_body(ITEM_IN, await json_body(request))
+    fields = load_body(ITEM_IN, await json_body(request), ItemFields)
     async with writer(request) as session:
         item = await writes.create_item(session, restaurant_id=restaurant_id, fields=fields)
     location = {"Location": f"/restaurant/{restaurant_id}/item/{item.id}"}
@@ -36,7 +37,7 @@ async def create_item(request: web.Request) -> web.Response:
 @requires_token
 async def update_item(request: web.Request) -> web.Response:
     restaurant_id, item_id = _ids(request)
-    changes = load_body(ITEM_PATCH, await json_body(request))
+    changes = load_body(ITEM_PATCH, await json_body(request), dict)
     async with writer(request) as session:
         item = await writes.update_item(
             session, restaurant_id=restaurant_id, item_id=item_id, changes=changes
@@ -56,7 +57,7 @@ async def delete_item(request: web.Request) -> web.Response:
 async def put_link(request: web.Request) -> web.Response:
     restaurant_id, item_id = _ids(request)
     modifier_id = path_id(request, "modifier_id")
-    attributes = load_body(LINK_IN, await json_body(request, optional=True))
+    attributes = load_body(LINK_IN, await json_body(request, optional=True), LinkAttributes)
     async with writer(request) as session:
         link, created = await writes.put_link(
             session,

@@ -49,14 +49,19 @@ async def get_restaurant(request: web.Request) -> web.Response:
     async with reader(request, key) as snapshot:
         restaurant = await queries.get_restaurant(snapshot.session, restaurant_id=restaurant_id)
         counts = await queries.count_menu(snapshot.session, restaurant_id=restaurant_id)
-    data = {"id": restaurant.id, "name": restaurant.name, **counts}
+    data = {
+        "id": restaurant.id,
+        "name": restaurant.name,
+        "items": counts.items,
+        "links": counts.links,
+    }
     body = dumps(RESTAURANT_DETAIL_OUT.dump(data))
     return await cached.store(request, snapshot.key, Representation(body, JSON))
 
 
 @requires_token
 async def create_restaurant(request: web.Request) -> web.Response:
-    data = parse.load_body(RESTAURANT_IN, await parse.json_body(request))
+    data = parse.load_body(RESTAURANT_IN, await parse.json_body(request), dict)
     async with writer(request) as session:
         restaurant = await writes.create_restaurant(session, name=data["name"])
     location = {"Location": f"/restaurant/{restaurant.id}"}
@@ -66,7 +71,7 @@ async def create_restaurant(request: web.Request) -> web.Response:
 @requires_token
 async def update_restaurant(request: web.Request) -> web.Response:
     restaurant_id = parse.path_id(request, "restaurant_id")
-    changes = parse.load_body(RESTAURANT_PATCH, await parse.json_body(request))
+    changes = parse.load_body(RESTAURANT_PATCH, await parse.json_body(request), dict)
     async with writer(request) as session:
         restaurant = await writes.update_restaurant(
             session, restaurant_id=restaurant_id, changes=changes

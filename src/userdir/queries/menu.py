@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 import orjson
-from sqlalchemy import Boolean, Integer, Select, Subquery, Text, case, cast, func, literal, select
+from sqlalchemy import (
+    CTE,
+    Boolean,
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    Subquery,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir import gc_pause
 from userdir.errors import NotFound
+from userdir.menu import gc_pause
+from userdir.menu.values import ItemRow, LinkRow, MenuCounts, RestaurantRow
 from userdir.models import Item, Restaurant, item_modifier
 from userdir.queries import dialect
 
-Row = dict[str, Any]
+R = TypeVar("R")
 
 ITEM_COLUMNS = (
     Item.id,
@@ -35,14 +51,15 @@ LINK_COLUMNS = (
 LINK_ORDER = (item_modifier.c.item_id, item_modifier.c.modifier_id)
 
 
-async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> list[Row]:
-    # Plain dicts from Core rows on the session's connection: session.execute would route
-    # even a column select through the ORM, several times slower on 50,000 links.
+async def _rows(
+    session: AsyncSession, stmt: Select[*tuple[object, ...]], into: Callable[..., R]
+) -> list[R]:
+    # Typed rows from Core rows on the session's connection, the selected columns in the
+    # order of `into`'s fields: session.execute would route even a column select through
+    # the ORM, several times slower on 50,000 links.
     result = await (await session.connection()).execute(stmt)
-    # str(): reserved words ("position") come back as quoted_name, which orjson refuses.
-    keys = [str(key) for key in result.keys()]
     with gc_pause.paused():
-        return [dict(zip(keys, row, strict=True)) for row in result.all()]
+        return [into(*row) for row in result.all()]
 
 
 async def get_restaurant(
@@ -55,21 +72,23 @@ async def get_restaurant(
     return restaurant
 
 
-async def list_restaurants(session: AsyncSession, *, limit: int, offset: int) -> list[Row]:
+async def list_restaurants(
+    session: AsyncSession, *, limit: int, offset: int
+) -> list[RestaurantRow]:
     stmt = select(Restaurant.id, Restaurant.name).order_by(Restaurant.id)
-    return await _rows(session, stmt.limit(limit).offset(offset))
+    return await _rows(session, stmt.limit(limit).offset(offset), RestaurantRow)
 
 
 async def count_restaurants(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(Restaurant))).scalar_one())
 
 
-async def list_items(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
+async def list_items(session: AsyncSession, *, restaurant_id: int) -> list[ItemRow]:
     stmt = select(*ITEM_COLUMNS).where(Item.restaurant_id == restaurant_id).order_by(Item.id)
-    return await _rows(session, stmt)
+    return await _rows(session, stmt, ItemRow)
 
 
-async def list_links(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
+async def list_links(session: AsyncSession, *, restaurant_id: int) -> list[LinkRow]:
     """Every link of the restaurant's items, in one statement."""
     stmt = (
         select(*LINK_COLUMNS)
@@ -77,10 +96,10 @@ async def list_links(session: AsyncSession, *, restaurant_id: int) -> list[Row]:
         .where(Item.restaurant_id == restaurant_id)
         .order_by(*LINK_ORDER)
     )
-    return await _rows(session, stmt)
+    return await _rows(session, stmt, LinkRow)
 
 
-def _reachable(restaurant_id: int, item_id: int, depth: int | None) -> Any:
+def _reachable(restaurant_id: int, item_id: int, depth: int | None) -> CTE:
     """A recursive CTE of the item and what lies below it, `depth` levels down at most
     (None: everything). UNION drops repeated rows, so it ends on any graph."""
     root = (Item.id == item_id) & (Item.restaurant_id == restaurant_id)
@@ -98,22 +117,22 @@ def _reachable(restaurant_id: int, item_id: int, depth: int | None) -> Any:
 
 async def list_subtree_items(
     session: AsyncSession, *, restaurant_id: int, item_id: int, depth: int | None
-) -> list[Row]:
+) -> list[ItemRow]:
     reach = _reachable(restaurant_id, item_id, depth)
     stmt = (
         select(*ITEM_COLUMNS)
         .where(Item.id.in_(select(reach.c.id)), Item.restaurant_id == restaurant_id)
         .order_by(Item.id)
     )
-    items = await _rows(session, stmt)
-    if not any(item["id"] == item_id for item in items):
+    items = await _rows(session, stmt, ItemRow)
+    if not any(item.id == item_id for item in items):
         raise NotFound(f"No item {item_id} in restaurant {restaurant_id}.")
     return items
 
 
 async def list_subtree_links(
     session: AsyncSession, *, restaurant_id: int, item_id: int, depth: int | None
-) -> list[Row]:
+) -> list[LinkRow]:
     """The links of every item in the subtree, the deepest level's too: they show where
     nesting was cut."""
     reach = _reachable(restaurant_id, item_id, depth)
@@ -122,10 +141,10 @@ async def list_subtree_links(
         .where(item_modifier.c.item_id.in_(select(reach.c.id)))
         .order_by(*LINK_ORDER)
     )
-    return await _rows(session, stmt)
+    return await _rows(session, stmt, LinkRow)
 
 
-async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
+async def count_menu(session: AsyncSession, *, restaurant_id: int) -> MenuCounts:
     items = select(func.count()).where(Item.restaurant_id == restaurant_id).scalar_subquery()
     links = (
         select(func.count())
@@ -135,16 +154,16 @@ async def count_menu(session: AsyncSession, *, restaurant_id: int) -> Row:
         .scalar_subquery()
     )
     row = (await session.execute(select(items.label("items"), links.label("links")))).one()
-    return {"items": int(row.items), "links": int(row.links)}
+    return MenuCounts(items=int(row.items), links=int(row.links))
 
 
-def _json_array(session: AsyncSession, rows: Subquery) -> Any:
+def _json_array(session: AsyncSession, rows: Subquery) -> ScalarSelect[str]:
     """One JSON array text of the subquery's rows, as objects keyed by column name."""
     if dialect(session) == "sqlite":
         # SQLite keeps the subquery's order; json() turns 0/1 into false/true.
         pairs = []
         for column in rows.c:
-            value: Any = column
+            value: ColumnElement[object] = column
             if isinstance(column.type, Boolean):
                 value = func.json(case((column, "true"), else_="false"))
             pairs += [literal(column.name), value]
@@ -155,7 +174,7 @@ def _json_array(session: AsyncSession, rows: Subquery) -> Any:
     # (PostgreSQL 15 does not reuse presorted input), nearly doubling the query's time.
     # Each object is concatenated from its values' JSON texts: about 40% less time than
     # row_to_json or json_agg, and compact as SQLite and orjson write it.
-    obj: Any = literal("{")
+    obj: ColumnElement[str] = literal("{")
     for index, column in enumerate(rows.c):
         key = ("," if index else "") + orjson.dumps(column.name).decode() + ":"
         obj = obj + literal(key) + _json_value(column)
@@ -163,7 +182,7 @@ def _json_array(session: AsyncSession, rows: Subquery) -> Any:
     return select(literal("[") + func.coalesce(objects, "") + literal("]")).scalar_subquery()
 
 
-def _json_value(column: Any) -> Any:
+def _json_value(column: ColumnElement[object]) -> ColumnElement[str]:
     """A PostgreSQL column's value as JSON text."""
     if isinstance(column.type, Boolean):
         return case((column.is_(True), "true"), (column.is_(False), "false"), else_="null")
@@ -175,8 +194,8 @@ def _json_value(column: Any) -> Any:
 async def _flat_json(
     session: AsyncSession,
     restaurant_id: int,
-    items: Select[*tuple[Any, ...]],
-    links: Select[*tuple[Any, ...]],
+    items: Select[*tuple[object, ...]],
+    links: Select[*tuple[object, ...]],
 ) -> bytes:
     """The flat document of these items and links, serialized by the database in one
     statement that also tells whether the restaurant exists (NotFound if not): with 50,000

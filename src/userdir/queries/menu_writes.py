@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 from sqlalchemy import CTE, ColumnElement, delete, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from userdir.dag import GraphViolation, check_graph, check_link
 from userdir.datasets import RESTAURANTS, menu
 from userdir.errors import Conflict, NotFound
-from userdir.graph import LINK_FIELDS
+from userdir.menu.invariants import GraphViolation, check_graph, check_link
+from userdir.menu.values import (
+    DocumentItem,
+    DocumentLink,
+    ItemFields,
+    LinkAttributes,
+    LinkRow,
+    link_attributes,
+)
 from userdir.models import Item, Restaurant, item_modifier
-from userdir.queries.menu import LINK_COLUMNS, Row, get_restaurant
+from userdir.queries.menu import LINK_COLUMNS, get_restaurant
 from userdir.queries.versions import bump_version
+
+N = TypeVar("N", bound=Hashable)
 
 
 async def lock_menu(session: AsyncSession, *, restaurant_id: int) -> Restaurant:
@@ -41,7 +50,7 @@ async def create_restaurant(session: AsyncSession, *, name: str) -> Restaurant:
 
 
 async def update_restaurant(
-    session: AsyncSession, *, restaurant_id: int, changes: Mapping[str, Any]
+    session: AsyncSession, *, restaurant_id: int, changes: Mapping[str, object]
 ) -> Restaurant:
     restaurant = await lock_menu(session, restaurant_id=restaurant_id)
     for name, value in changes.items():
@@ -66,18 +75,16 @@ async def get_item(session: AsyncSession, *, restaurant_id: int, item_id: int) -
     return item
 
 
-async def create_item(
-    session: AsyncSession, *, restaurant_id: int, fields: Mapping[str, Any]
-) -> Item:
+async def create_item(session: AsyncSession, *, restaurant_id: int, fields: ItemFields) -> Item:
     await lock_menu(session, restaurant_id=restaurant_id)
-    item = Item(restaurant_id=restaurant_id, **fields)
+    item = Item(restaurant_id=restaurant_id, **fields.columns())
     session.add(item)
     await session.flush()
     return item
 
 
 async def update_item(
-    session: AsyncSession, *, restaurant_id: int, item_id: int, changes: Mapping[str, Any]
+    session: AsyncSession, *, restaurant_id: int, item_id: int, changes: Mapping[str, object]
 ) -> Item:
     await lock_menu(session, restaurant_id=restaurant_id)
     item = await get_item(session, restaurant_id=restaurant_id, item_id=item_id)
@@ -94,12 +101,12 @@ async def delete_item(session: AsyncSession, *, restaurant_id: int, item_id: int
     await session.execute(delete(Item).where(Item.id == item_id))
 
 
-def describe_path(names: Mapping[Any, str], path: Sequence[Any]) -> str:
+def describe_path(names: Mapping[N, str], path: Sequence[N]) -> str:
     return " -> ".join(f"{names.get(node, node)} ({node})" for node in path)
 
 
 def _violation(
-    exc: GraphViolation[Any], names: Mapping[Any, str], field: str, max_depth: int
+    exc: GraphViolation[N], names: Mapping[N, str], field: str, max_depth: int
 ) -> Conflict:
     shown = describe_path(names, exc.path)
     if exc.kind == "cycle":
@@ -125,7 +132,7 @@ def _walk(name: str, start: ColumnElement[bool], near: str, far: str) -> CTE:
     return walked.union(step)
 
 
-async def links_around(session: AsyncSession, *, item_id: int, modifier_id: int) -> list[Row]:
+async def links_around(session: AsyncSession, *, item_id: int, modifier_id: int) -> list[LinkRow]:
     """The links a new item -> modifier link is checked against, in one statement: those below
     the modifier (a cycle would come back to the item through them; they make the depth below),
     those above the item (the depth above) and the item's own (its modifiers' positions).
@@ -140,12 +147,12 @@ async def links_around(session: AsyncSession, *, item_id: int, modifier_id: int)
     stmt = union(own, select(below), select(above)).subquery()
     # Sorted as the whole menu's links are: the same shortest path is shown.
     ordered = select(stmt).order_by(stmt.c.item_id, stmt.c.modifier_id)
-    return [dict(row._mapping) for row in await session.execute(ordered)]
+    return [LinkRow(*row) for row in await session.execute(ordered)]
 
 
-async def own_links(session: AsyncSession, *, item_id: int) -> list[Row]:
+async def own_links(session: AsyncSession, *, item_id: int) -> list[LinkRow]:
     stmt = select(*LINK_COLUMNS).where(item_modifier.c.item_id == item_id)
-    return [dict(row._mapping) for row in await session.execute(stmt)]
+    return [LinkRow(*row) for row in await session.execute(stmt)]
 
 
 async def put_link(
@@ -154,9 +161,9 @@ async def put_link(
     restaurant_id: int,
     item_id: int,
     modifier_id: int,
-    attributes: Mapping[str, Any],
+    attributes: LinkAttributes,
     max_depth: int,
-) -> tuple[Row, bool]:
+) -> tuple[LinkRow, bool]:
     """Link item -> modifier, or update the link's attributes; True when it is new."""
     await lock_menu(session, restaurant_id=restaurant_id)
     await get_item(session, restaurant_id=restaurant_id, item_id=item_id)
@@ -170,20 +177,29 @@ async def put_link(
             errors=[{"field": "modifier_id", "detail": "Belongs to another restaurant."}],
         )
     links = await own_links(session, item_id=item_id)
-    existing = next((k for k in links if k["modifier_id"] == modifier_id), None)
+    existing = next((k for k in links if k.modifier_id == modifier_id), None)
     if existing is None:
         # A new link: checked against what lies around it (an update changes no edge).
         around = await links_around(session, item_id=item_id, modifier_id=modifier_id)
-        edges = [(k["item_id"], k["modifier_id"]) for k in around]
+        edges = [(k.item_id, k.modifier_id) for k in around]
         try:
             check_link(edges, item_id, modifier_id, max_depth=max_depth)
         except GraphViolation as exc:
             names = await _names(session, exc.path)
             raise _violation(exc, names, "modifier_id", max_depth) from None
-    values = {name: attributes.get(name) for name in LINK_FIELDS}
-    if values["position"] is None:
-        siblings = [k["position"] for k in links if k["item_id"] == item_id]
-        values["position"] = existing["position"] if existing else max(siblings, default=-1) + 1
+    position = attributes.position
+    if position is None:
+        siblings = [k.position for k in links if k.item_id == item_id]
+        position = existing.position if existing else max(siblings, default=-1) + 1
+    link = LinkRow(
+        item_id,
+        modifier_id,
+        position,
+        attributes.min_select,
+        attributes.max_select,
+        attributes.price_cents,
+    )
+    values = link_attributes(link)
     if existing is None:
         await session.execute(
             insert(item_modifier).values(item_id=item_id, modifier_id=modifier_id, **values)
@@ -194,7 +210,7 @@ async def put_link(
             .where(item_modifier.c.item_id == item_id, item_modifier.c.modifier_id == modifier_id)
             .values(**values)
         )
-    return {"item_id": item_id, "modifier_id": modifier_id, **values}, existing is None
+    return link, existing is None
 
 
 async def delete_link(
@@ -211,38 +227,41 @@ async def delete_link(
         raise NotFound(f"Item {item_id} has no modifier {modifier_id}.")
 
 
-def check_document(items: Sequence[Row], links: Sequence[Row], *, max_depth: int) -> None:
+def check_document(
+    items: Sequence[DocumentItem], links: Sequence[DocumentLink], *, max_depth: int
+) -> None:
     """The graph invariants of a whole menu document, by key, before anything is written."""
-    edges = [(link["item"], link["modifier"]) for link in links]
+    edges = [(link.item, link.modifier) for link in links]
     try:
-        check_graph([item["key"] for item in items], edges, max_depth=max_depth)
+        check_graph([item.key for item in items], edges, max_depth=max_depth)
     except GraphViolation as exc:
-        names = {item["key"]: item["name"] for item in items}
+        names = {item.key: item.fields.name for item in items}
         raise _violation(exc, names, "links", max_depth) from None
 
 
 async def replace_menu(
-    session: AsyncSession, *, restaurant_id: int, items: Sequence[Row], links: Sequence[Row]
+    session: AsyncSession,
+    *,
+    restaurant_id: int,
+    items: Sequence[DocumentItem],
+    links: Sequence[DocumentLink],
 ) -> None:
     """Replace every item and link of the menu (items by document key, links by keys)."""
     await lock_menu(session, restaurant_id=restaurant_id)
     await session.execute(delete(Item).where(Item.restaurant_id == restaurant_id))
     if not items:
         return
-    rows = [
-        {"restaurant_id": restaurant_id, **{k: v for k, v in item.items() if k != "key"}}
-        for item in items
-    ]
+    rows = [{"restaurant_id": restaurant_id, **item.fields.columns()} for item in items]
     stmt = insert(Item).returning(Item.id, sort_by_parameter_order=True)
-    ids = dict(zip((item["key"] for item in items), await session.scalars(stmt, rows), strict=True))
+    ids = dict(zip((item.key for item in items), await session.scalars(stmt, rows), strict=True))
     if links:
         await session.execute(
             insert(item_modifier),
             [
                 {
-                    "item_id": ids[link["item"]],
-                    "modifier_id": ids[link["modifier"]],
-                    **{name: link[name] for name in LINK_FIELDS},
+                    "item_id": ids[link.item],
+                    "modifier_id": ids[link.modifier],
+                    **link_attributes(link.attributes),
                 }
                 for link in links
             ],

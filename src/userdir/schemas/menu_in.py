@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
+from userdir.menu.values import DocumentItem, DocumentLink, ItemFields, LinkAttributes
 from userdir.schemas.query import no_nul
 
 INT_MAX = 2**31 - 1  # INTEGER columns on both databases
@@ -73,6 +82,10 @@ class ItemIn(ItemPatch):
     currency = Currency(load_default="USD")
     available = StrictBoolean(load_default=True)
 
+    @post_load  # FlatItemIn's replaces it: a document's item carries its key
+    def _typed(self, data: dict[str, Any], **kwargs: Any) -> ItemFields | DocumentItem:
+        return ItemFields(**data)
+
 
 class LinkIn(Schema):
     """A link's attributes; a PUT gives them all (position: kept, or after the last)."""
@@ -91,6 +104,10 @@ class LinkIn(Schema):
         if high is not None and high < data.get("min_select", 0):
             raise ValidationError("Must be at least min_select.", "max_select")
 
+    @post_load  # FlatLinkIn's replaces it: a document's link names its ends
+    def _typed(self, data: dict[str, Any], **kwargs: Any) -> LinkAttributes | DocumentLink:
+        return LinkAttributes(**data)
+
 
 Key = Name
 
@@ -98,10 +115,20 @@ Key = Name
 class FlatItemIn(ItemIn):
     key = Key(required=True, metadata={"doc": "names the item inside this document"})
 
+    @post_load
+    def _typed(self, data: dict[str, Any], **kwargs: Any) -> DocumentItem:
+        key = data.pop("key")
+        return DocumentItem(key, ItemFields(**data))
+
 
 class FlatLinkIn(LinkIn):
     item = Key(required=True)
     modifier = Key(required=True)
+
+    @post_load
+    def _typed(self, data: dict[str, Any], **kwargs: Any) -> DocumentLink:
+        item, modifier = data.pop("item"), data.pop("modifier")
+        return DocumentLink(item, modifier, LinkAttributes(**data))
 
 
 class FlatMenuIn(Schema):

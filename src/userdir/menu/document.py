@@ -8,22 +8,43 @@ name defines it, later ones repeat it identically or give only the key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from typing import TypedDict, cast
 
-from userdir.graph import LINK_FIELDS
+from userdir.menu.values import DocumentItem, DocumentLink, ItemFields, LinkAttributes
 from userdir.parse import invalid, load_body
 from userdir.schemas.menu_in import FLAT_MENU_IN, LINK_IN, NESTED_MENU_IN
 
-Row = dict[str, Any]
-ITEM_FIELDS = ("name", "description", "price_cents", "currency", "available")
-ITEM_DEFAULTS = {"description": None, "price_cents": None, "currency": "USD", "available": True}
+Errors = list[dict[str, object]]
 
 
-def too_deep(data: Any, max_levels: int) -> str | None:
+class FlatDocument(TypedDict):
+    items: list[DocumentItem]
+    links: list[DocumentLink]
+
+
+class Node(TypedDict, total=False):
+    """An item of a nested document as NodeIn loads it: only what was given."""
+
+    key: str
+    name: str
+    description: str | None
+    price_cents: int | None
+    currency: str
+    available: bool
+    link: LinkAttributes
+    modifiers: list[Node]
+
+
+class NestedDocument(TypedDict):
+    items: list[Node]
+
+
+def too_deep(data: Mapping[str, object], max_levels: int) -> str | None:
     """The path of a node nested past `max_levels`, found before a recursive schema load
     (which would exhaust the stack on a hostile document)."""
-    stack: list[tuple[Any, str, int]] = [(data.get("items"), "items", 1)]
+    stack: list[tuple[object, str, int]] = [(data.get("items"), "items", 1)]
     while stack:
         nodes, path, level = stack.pop()
         if not isinstance(nodes, list):
@@ -36,61 +57,68 @@ def too_deep(data: Any, max_levels: int) -> str | None:
     return None
 
 
-def load_menu_document(data: Any, *, max_depth: int) -> tuple[list[Row], list[Row]]:
+Document = tuple[list[DocumentItem], list[DocumentLink]]
+
+
+def load_menu_document(data: object, *, max_depth: int) -> Document:
     if isinstance(data, dict) and "links" in data:
-        return from_flat(load_body(FLAT_MENU_IN, data))
+        return from_flat(cast(FlatDocument, load_body(FLAT_MENU_IN, data, dict)))
     if isinstance(data, dict) and (path := too_deep(data, max_depth + 1)) is not None:
         detail = f"Nested more than {max_depth} levels deep: the maximum menu depth."
         raise invalid([{"field": path, "detail": detail}])
-    return from_nested(load_body(NESTED_MENU_IN, data))
+    return from_nested(cast(NestedDocument, load_body(NESTED_MENU_IN, data, dict)))
 
 
-def _link(item: str, modifier: str, attributes: Row, position: int) -> Row:
-    link = {"item": item, "modifier": modifier, **{k: attributes[k] for k in LINK_FIELDS}}
-    if link["position"] is None:
-        link["position"] = position
-    return link
+def _link(item: str, modifier: str, attributes: LinkAttributes, position: int) -> DocumentLink:
+    if attributes.position is None:
+        attributes = dataclasses.replace(attributes, position=position)
+    return DocumentLink(item, modifier, attributes)
 
 
-def _add_link(links: dict[tuple[str, str], Row], link: Row, path: str, errors: list[Row]) -> None:
-    pair = (link["item"], link["modifier"])
+def _add_link(
+    links: dict[tuple[str, str], DocumentLink], link: DocumentLink, path: str, errors: Errors
+) -> None:
+    pair = (link.item, link.modifier)
     if links.setdefault(pair, link) != link:
         detail = f"Links {pair[0]!r} -> {pair[1]!r} again with other attributes."
         errors.append({"field": path, "detail": detail})
 
 
-def from_flat(document: Row) -> tuple[list[Row], list[Row]]:
-    errors: list[Row] = []
-    items: dict[str, Row] = {}
+def from_flat(document: FlatDocument) -> Document:
+    errors: Errors = []
+    items: dict[str, DocumentItem] = {}
     for index, item in enumerate(document["items"]):
-        if item["key"] in items:
+        if item.key in items:
             errors.append({"field": f"items.{index}.key", "detail": "Key given twice."})
-        items[item["key"]] = item
-    links: dict[tuple[str, str], Row] = {}
+        items[item.key] = item
+    links: dict[tuple[str, str], DocumentLink] = {}
     counts: dict[str, int] = {}
     for index, link in enumerate(document["links"]):
-        for end in ("item", "modifier"):
-            if link[end] not in items:
-                detail = f"No item with key {link[end]!r} in this document."
+        for end, key in (("item", link.item), ("modifier", link.modifier)):
+            if key not in items:
+                detail = f"No item with key {key!r} in this document."
                 errors.append({"field": f"links.{index}.{end}", "detail": detail})
-        position = counts.get(link["item"], 0)
-        counts[link["item"]] = position + 1
+        position = counts.get(link.item, 0)
+        counts[link.item] = position + 1
         _add_link(
-            links, _link(link["item"], link["modifier"], link, position), f"links.{index}", errors
+            links,
+            _link(link.item, link.modifier, link.attributes, position),
+            f"links.{index}",
+            errors,
         )
     if errors:
         raise invalid(errors)
     return list(items.values()), list(links.values())
 
 
-def from_nested(document: Row) -> tuple[list[Row], list[Row]]:
-    errors: list[Row] = []
-    items: dict[str, Row] = {}
+def from_nested(document: NestedDocument) -> Document:
+    errors: Errors = []
+    items: dict[str, DocumentItem] = {}
     references: list[tuple[str, str]] = []
-    links: dict[tuple[str, str], Row] = {}
-    default_link = LINK_IN.load({})
+    links: dict[tuple[str, str], DocumentLink] = {}
+    default_link: LinkAttributes = LINK_IN.load({})
     # (node, its path, its parent's key, its index among the parent's modifiers)
-    stack: list[tuple[Row, str, str | None, int]] = [
+    stack: list[tuple[Node, str, str | None, int]] = [
         (node, f"items.{i}", None, i) for i, node in reversed(list(enumerate(document["items"])))
     ]
     while stack:
@@ -101,7 +129,14 @@ def from_nested(document: Row) -> tuple[list[Row], list[Row]]:
             errors.append({"field": f"{path}.key", "detail": detail})
             continue
         if "name" in node:
-            item = {"key": key, **ITEM_DEFAULTS, **{f: node[f] for f in ITEM_FIELDS if f in node}}
+            fields = ItemFields(  # what is not given takes ItemIn's defaults
+                name=node["name"],
+                description=node.get("description"),
+                price_cents=node.get("price_cents"),
+                currency=node.get("currency", "USD"),
+                available=node.get("available", True),
+            )
+            item = DocumentItem(key, fields)
             if items.setdefault(key, item) != item:
                 detail = f"Item {key!r} is given again with other fields."
                 errors.append({"field": path, "detail": detail})
@@ -113,7 +148,7 @@ def from_nested(document: Row) -> tuple[list[Row], list[Row]]:
         else:
             attributes = node.get("link", default_link)
             _add_link(links, _link(parent, key, attributes, index), path, errors)
-        children: Sequence[Row] = node["modifiers"]
+        children = node.get("modifiers", [])
         stack.extend(
             (child, f"{path}.modifiers.{i}", key, i)
             for i, child in reversed(list(enumerate(children)))

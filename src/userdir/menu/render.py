@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 import orjson
 
-Row = Mapping[str, Any]
-LINK_FIELDS = ("position", "min_select", "max_select", "price_cents")
+from userdir.menu.values import ItemRow, LinkRow, link_attributes
+
 # What follows an item's fields (and link) in a nested rendering, by "truncated".
 TAIL = {False: b',"truncated":false,"modifiers":[', True: b',"truncated":true,"modifiers":['}
 LEAF = {cut: tail + b"]}" for cut, tail in TAIL.items()}
 
 
-def children_of(links: Iterable[Row]) -> dict[int, list[Row]]:
+def children_of(links: Iterable[LinkRow]) -> dict[int, list[LinkRow]]:
     """Each item's links in menu order: by position, then modifier id."""
-    children: defaultdict[int, list[Row]] = defaultdict(list)
+    children: defaultdict[int, list[LinkRow]] = defaultdict(list)
     for link in links:
-        children[link["item_id"]].append(link)
+        children[link.item_id].append(link)
     for kids in children.values():
-        kids.sort(key=lambda link: (link["position"], link["modifier_id"]))
+        kids.sort(key=lambda link: (link.position, link.modifier_id))
     return dict(children)
 
 
-def cannot_reach_a_cycle(children: Mapping[int, Sequence[Row]]) -> set[int]:
+def cannot_reach_a_cycle(children: Mapping[int, Sequence[LinkRow]]) -> set[int]:
     """The items from which no chain of links leads into a cycle: leaves first, then every
     item all of whose modifiers are already known to be such (linear in items + links)."""
     parents: defaultdict[int, list[int]] = defaultdict(list)
@@ -33,7 +32,7 @@ def cannot_reach_a_cycle(children: Mapping[int, Sequence[Row]]) -> set[int]:
     for parent, kids in children.items():
         pending[parent] = len(kids)
         for link in kids:
-            parents[link["modifier_id"]].append(parent)
+            parents[link.modifier_id].append(parent)
     done = {modifier for modifier in parents if modifier not in children}
     ready = list(done)
     while ready:
@@ -46,7 +45,11 @@ def cannot_reach_a_cycle(children: Mapping[int, Sequence[Row]]) -> set[int]:
 
 
 def nest(
-    items: Sequence[Row], links: Iterable[Row], *, depth: int, roots: Sequence[int] | None = None
+    items: Sequence[ItemRow],
+    links: Iterable[LinkRow],
+    *,
+    depth: int,
+    roots: Sequence[int] | None = None,
 ) -> list[bytes]:
     """Each root (every item by default) with its modifiers nested up to `depth` levels, as
     one JSON object per root: the item's fields, then on a modifier its `link` (position,
@@ -59,7 +62,7 @@ def nest(
     modifiers repeat the same subtree many times; below an item that cannot reach a cycle no
     path can cut anything, so its modifiers at a given remaining depth are written once.
     """
-    by_id = {item["id"]: item for item in items}
+    by_id = {item.id: item for item in items}
     # Links may lead to items not loaded (below a subtree's last level): they still count
     # for "truncated", and are rendered only when their item is there.
     children = {parent: kids for parent, kids in children_of(links).items() if parent in by_id}
@@ -68,10 +71,7 @@ def nest(
     # An item's fields without the closing brace; each link as `,"link":{...}`: written once.
     fields = {item_id: orjson.dumps(item)[:-1] for item_id, item in by_id.items()}
     shown_links = {
-        parent: [
-            (k["modifier_id"], b',"link":' + orjson.dumps({f: k[f] for f in LINK_FIELDS}))
-            for k in kids
-        ]
+        parent: [(k.modifier_id, b',"link":' + orjson.dumps(link_attributes(k))) for k in kids]
         for parent, kids in children.items()
     }
     written: dict[tuple[int, int], bytes] = {}
