@@ -433,9 +433,13 @@ def test_menu_documents_both_shapes_and_the_whole_menu_document(spec: dict[str, 
         "anyOf": [ref(FLAT_MENU_IN), ref(NESTED_MENU_IN)]
     }
     assert {"200", "401", "403", "404", "409", "422"} <= set(menu["responses"])
-    # A nested document nests itself; a flat one requires its items' keys.
-    node = schemas["NodeIn"]["properties"]
-    assert node["modifiers"]["items"] == {"$ref": "#/components/schemas/NodeIn"}
+    # A nested document nests its modifiers, which alone take a link (a top-level item links
+    # to nothing above it: the document says so, not only a 422); a flat one requires its
+    # items' keys.
+    top, modifier = schemas["NodeIn"]["properties"], schemas["ModifierNodeIn"]["properties"]
+    nests = {"$ref": "#/components/schemas/ModifierNodeIn"}
+    assert top["modifiers"]["items"] == modifier["modifiers"]["items"] == nests
+    assert "link" not in top and modifier["link"] == {"$ref": "#/components/schemas/LinkIn"}
     assert "key" in schemas["FlatItemIn"]["required"]
     assert {"item", "modifier"} <= set(schemas["FlatLinkIn"]["required"])
     # Field rules as the server checks them, in patterns any client can run.

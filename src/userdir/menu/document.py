@@ -142,10 +142,7 @@ def from_nested(document: NestedDocument) -> Document:
                 errors.append({"field": path, "detail": detail})
         else:
             references.append((key, f"{path}.key"))
-        if parent is None:
-            if "link" in node:
-                errors.append({"field": f"{path}.link", "detail": "A top-level item has no link."})
-        else:
+        if parent is not None:  # a top-level item has no link (NodeIn takes none)
             attributes = node.get("link", default_link)
             _add_link(links, _link(parent, key, attributes, index), path, errors)
         children = node.get("modifiers", [])

@@ -143,12 +143,18 @@ class FlatMenuIn(Schema):
 
 
 class NodeIn(ItemPatch):
-    """An item in a nested document: with a name it defines the item under its key (the name
-    by default); with only a key it refers to an item defined elsewhere in the document."""
+    """A top-level item in a nested document: with a name it defines the item under its key
+    (the name by default); with only a key it refers to an item defined elsewhere in the
+    document. It links to nothing above it, so it takes no `link`."""
 
     key = Key()
+    modifiers = fields.List(fields.Nested(lambda: ModifierNodeIn()), load_default=list)
+
+
+class ModifierNodeIn(NodeIn):
+    """A modifier in a nested document: an item as at the top, and its link's attributes."""
+
     link = fields.Nested(LinkIn)
-    modifiers = fields.List(fields.Nested(lambda: NodeIn()), load_default=list)
 
 
 class NestedMenuIn(Schema):
