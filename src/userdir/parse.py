@@ -21,13 +21,13 @@ from userdir.cursor import CursorError, decode_cursor, derive_secret, key_types
 from userdir.directory import UsersQuery
 from userdir.errors import ApiError, BadRequest, NotFound, Unprocessable
 from userdir.keys import SETTINGS
-from userdir.schemas.query import allowed_values, suggest
+from userdir.schemas.query import INT_MAX, allowed_values, suggest
 from userdir.schemas.users import USERS_QUERY
 
 T = TypeVar("T")
 
 # Menu tables use INTEGER keys: a larger id cannot exist, and the drivers would reject it.
-MAX_ID = 2**31 - 1
+MAX_ID = INT_MAX  # ids are INTEGER columns
 MAX_ID_DIGITS = len(str(MAX_ID))
 # Distinct query strings whose parsed form is kept: a repeated query (the common case: the
 # same page polled by many clients) costs a dictionary lookup instead of a schema load.

@@ -15,9 +15,8 @@ from marshmallow import (
 )
 
 from userdir.menu.values import DocumentItem, DocumentLink, ItemFields, LinkAttributes
-from userdir.schemas.query import no_nul
+from userdir.schemas.query import INT_MAX, no_nul
 
-INT_MAX = 2**31 - 1  # INTEGER columns on both databases
 MAX_DOCUMENT_ITEMS = 20_000
 MAX_DOCUMENT_LINKS = 100_000
 

@@ -8,8 +8,10 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-# Bounds that keep every value inside what both databases accept for BIGINT and sane offsets.
+# Bounds that keep every value inside what both databases accept for BIGINT and INTEGER
+# columns, and sane offsets.
 BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
 MAX_PARAM_LENGTH = 1024
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from userdir.directory import USER_FIELDS, Filter, SortTerm, UsersQuery
-from userdir.schemas.query import BIGINT_MAX, MAX_PARAM_LENGTH, Text, no_nul, suggest
+from userdir.schemas.query import BIGINT_MAX, INT_MAX, MAX_PARAM_LENGTH, Text, no_nul, suggest
 
 COMPARISONS = ("ne", "gt", "gte", "lt", "lte", "in")
 MATCHES = ("contains", "icontains", "startswith")
@@ -24,7 +24,7 @@ MAX_IN_VALUES = 100
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
 # page_number * pagination must stay a valid SQL OFFSET on every backend.
-MAX_PAGE_NUMBER = 2**31 - 1
+MAX_PAGE_NUMBER = INT_MAX
 COUNT_MODES = ("estimated", "exact", "none")
 FORMATS = ("json", "csv", "html")
 # A cursor carries a whole sort key (up to five columns of text), so it outgrows other values.
