@@ -24,7 +24,6 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -32,6 +31,7 @@ from sqlalchemy.pool import NullPool
 from userdir.datasets import Dataset
 from userdir.db import DATABASE_FAULTS, create_engine
 from userdir.keys import DATABASE, SETTINGS, VERSIONS
+from userdir.queries import PING
 from userdir.queries.versions import CHANNEL, list_versions
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ async def listen(engine: AsyncEngine, versions: Versions, ready: asyncio.Event) 
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), HEARTBEAT)
                     # A half-open TCP connection raises nothing: ask for an answer in time.
-                    await asyncio.wait_for(conn.execute(select(1)), HEARTBEAT)
+                    await asyncio.wait_for(conn.execute(PING), HEARTBEAT)
                 raise ConnectionError("the listening connection was closed")
         except DATABASE_FAULTS as exc:  # ConnectionError included: it is an OSError
             if versions.live:

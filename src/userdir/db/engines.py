@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from userdir.config import Settings
+from userdir.queries import PING
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -97,7 +98,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def ping(engine: AsyncEngine) -> None:
     """One round-trip to the database; raises when it cannot be reached."""
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+        await conn.execute(PING)
 
 
 def censored(database_url: str) -> str:
