@@ -10,12 +10,12 @@ bounded LRU. Concurrent first misses may each count once: a count is never waite
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from userdir.datasets import CacheKey
 from userdir.directory import Count, Filter
+from userdir.lru import Lru
 
 # Entries are small (the filters and two numbers); a URL bounds the filters to a few KB, so
 # even the worst case stays within a few MB.
@@ -24,29 +24,13 @@ COUNTS_KEPT = 1024
 _Key = tuple[int, tuple[Filter, ...], str]
 
 
-class Counts:
+class Counts(Lru[_Key, Count]):
     def __init__(self, kept: int = COUNTS_KEPT) -> None:
-        self.kept = kept
-        self._entries: OrderedDict[_Key, Count] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(kept)
 
     def at(self, key: CacheKey | None) -> CountsAt:
         """The counts at the data version `key` names; None (no version known): none kept."""
         return CountsAt(self if key is not None else None, 0 if key is None else key.version)
-
-    def get(self, key: _Key) -> Count | None:
-        count = self._entries.get(key)
-        if count is not None:
-            self._entries.move_to_end(key)
-        return count
-
-    def put(self, key: _Key, count: Count) -> None:
-        self._entries[key] = count
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.kept:
-            self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)

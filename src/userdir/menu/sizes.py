@@ -9,11 +9,11 @@ entries age out of the bounded LRU.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from userdir.datasets import CacheKey, Dataset
+from userdir.lru import Lru
 
 # An entry is a few numbers: this many is well under a megabyte.
 SIZES_KEPT = 4096
@@ -42,8 +42,7 @@ class Totals:
 
 class NestedSizes:
     def __init__(self, kept: int = SIZES_KEPT) -> None:
-        self.kept = kept
-        self._entries: OrderedDict[_Key, Totals] = OrderedDict()
+        self._entries: Lru[_Key, Totals] = Lru(kept)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -52,15 +51,9 @@ class NestedSizes:
         """What is known at `key`'s version of the rendering from `root` (None: every item),
         if it decides `depth`."""
         entry = self._entries.get((key.dataset, key.version, root))
-        if entry is None or not entry.known(depth):
-            return None
-        self._entries.move_to_end((key.dataset, key.version, root))
-        return entry
+        return entry if entry is not None and entry.known(depth) else None
 
     def put(self, key: CacheKey, root: int | None, totals: Sequence[int], budget: int) -> Totals:
         entry = Totals(tuple(totals), budget)
-        self._entries[(key.dataset, key.version, root)] = entry
-        self._entries.move_to_end((key.dataset, key.version, root))
-        while len(self._entries) > self.kept:
-            self._entries.popitem(last=False)
+        self._entries.put((key.dataset, key.version, root), entry)
         return entry
