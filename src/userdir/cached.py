@@ -54,12 +54,8 @@ async def key(request: web.Request, dataset: Dataset, normalized: str) -> CacheK
     version = request.app[VERSIONS].current(dataset)
     if version is None:
         primary = request.app[DATABASE].primary
-        await primary.acquire()
-        try:
-            async with primary.sessions() as session:
-                version = await get_version(session, dataset)
-        finally:
-            primary.release()
+        async with primary.turn(), primary.sessions() as session:
+            version = await get_version(session, dataset)
     return CacheKey(dataset, version, normalized)
 
 

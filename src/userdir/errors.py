@@ -17,7 +17,7 @@ from aiohttp import web
 
 from userdir import logs
 from userdir.db.faults import DATABASE_FAULTS, is_retryable, is_unavailable
-from userdir.keys import DATABASE, DEADLINES, READ_SOURCE
+from userdir.keys import DATABASE, DEADLINES
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             except DATABASE_FAULTS as exc:
                 if not _may_retry(request, exc):
                     raise
-                if (source := request.get(READ_SOURCE)) is not None:
-                    request.app[DATABASE].source_failed(source, exc)
                 # The connection died under a read: the pool has dropped it (and a failed
                 # replica is skipped now), so the same read on a fresh one is worth one try.
                 return await handler(request)

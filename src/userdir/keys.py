@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from userdir.config import Settings
     from userdir.counts import Counts
     from userdir.db import Database
-    from userdir.db.sources import Source
     from userdir.deadlines import Deadlines
     from userdir.invalidation import Versions
     from userdir.menu.sizes import NestedSizes
@@ -28,6 +27,3 @@ COUNTS: web.AppKey[Counts] = web.AppKey("counts")
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi")
 NESTED_SIZES: web.AppKey[NestedSizes] = web.AppKey("nested_sizes")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
-# The source the request's latest read ran on: a read retried after a lost connection leaves
-# a failed replica out, wherever in the read the connection was found dead.
-READ_SOURCE: web.RequestKey[Source] = web.RequestKey("read_source")

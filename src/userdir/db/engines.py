@@ -45,6 +45,15 @@ def server_settings(settings: Settings) -> dict[str, str]:
     return options
 
 
+def bounds_statements(settings: Settings) -> bool:
+    """Whether every serving connection carries the reads' statement timeout (see
+    server_settings): PostgreSQL, not behind PgBouncer, a timeout set."""
+    backend = make_url(settings.database_url).get_backend_name()
+    return (
+        backend == "postgresql" and not settings.db_pgbouncer and settings.db_statement_timeout > 0
+    )
+
+
 def serving_options(settings: Settings) -> dict[str, object]:
     """Pool and driver settings of the serving engines: every wait is bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from userdir.datasets import CacheKey, Dataset
 from userdir.db.faults import is_retryable
 from userdir.db.sources import Database, Source
-from userdir.keys import DATABASE, READ_SOURCE, VERSIONS
+from userdir.keys import DATABASE, VERSIONS
 from userdir.queries.versions import BUMPED, UNBOUNDED, read_start
 
 
@@ -73,40 +73,37 @@ async def reader(
     database = request.app[DATABASE]
     source = database.read_source()
     dataset = None if key is None else key.dataset
-    request[READ_SOURCE] = source
     session, version = await _begin(database, source, dataset, snapshot)
     if key is not None and version is not None and version < key.version:
         # This replica has not replayed a write this process already knows of: the rows it
         # would show are older than what a client of this process may have seen.
         await _close(source, session)
-        source = request[READ_SOURCE] = database.primary
+        source = database.primary
         session, version = await _begin(database, source, dataset, snapshot)
     if key is not None and version is not None and version > key.version:
         request.app[VERSIONS].learn(key.dataset, version)  # a write not announced yet
     try:
-        yield Snapshot(session, None if key is None else key.at(version or key.version))
+        try:
+            yield Snapshot(session, None if key is None else key.at(version or key.version))
+        finally:
+            await _close(source, session)
     except BaseException as exc:
+        # A connection found dead anywhere in the read, closing included: a failed replica is
+        # left out before the read is retried (userdir.errors).
         if is_retryable(exc):
             database.source_failed(source, exc)
         raise
-    finally:
-        await _close(source, session)
     database.outage.cleared()
 
 
 @asynccontextmanager
 async def writer(request: web.Request) -> AsyncIterator[AsyncSession]:
     database = request.app[DATABASE]
-    primary = database.primary
-    await primary.acquire()
-    try:
-        async with primary.sessions.begin() as session:
-            if database.bounds_connections:
-                # Reads' statement timeout is the connection's: a write is not bound by it.
-                await session.execute(UNBOUNDED)
-            yield session
-    finally:
-        primary.release()
+    async with database.primary.turn(), database.primary.sessions.begin() as session:
+        if database.bounds_connections:
+            # Reads' statement timeout is the connection's: a write is not bound by it.
+            await session.execute(UNBOUNDED)
+        yield session
     # Committed: this process's next read must not be answered from before this write.
     request.app[VERSIONS].learn_all(session.info.get(BUMPED, {}))
     database.outage.cleared()

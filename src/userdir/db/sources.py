@@ -14,7 +14,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from userdir.config import Settings
-from userdir.db.engines import censored, create_engine, create_sessionmaker, ping, serving_options
+from userdir.db.engines import (
+    bounds_statements,
+    censored,
+    create_engine,
+    create_sessionmaker,
+    ping,
+    serving_options,
+)
 from userdir.db.faults import DATABASE_FAULTS, Outage
 from userdir.db.gate import Gate
 from userdir.keys import DATABASE, SETTINGS
@@ -44,6 +51,15 @@ class Source:
     def release(self) -> None:
         if self.gate is not None:
             self.gate.release()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold this source's turn for the block (acquire, then release)."""
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
     @classmethod
     def create(cls, name: str, url: str, settings: Settings) -> Self:
@@ -87,12 +103,7 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.backend = make_url(settings.database_url).get_backend_name()
         self.statement_timeout = settings.db_statement_timeout
-        # Whether every connection bounds its statements (see engines.serving_options).
-        self.bounds_connections = (
-            self.backend == "postgresql"
-            and not settings.db_pgbouncer
-            and settings.db_statement_timeout > 0
-        )
+        self.bounds_connections = bounds_statements(settings)
         self.max_lag = settings.replica_max_lag
         self.primary = Source.create("primary", settings.database_url, settings)
         self.replicas = [
