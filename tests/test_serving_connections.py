@@ -43,7 +43,7 @@ async def test_a_write_lifts_the_reads_bound_and_a_read_sends_nothing_else(
     assert "set_config" in statements[0], statements  # statement_timeout 0, this transaction
     with count_statements(database.primary.engine) as statements:
         await get_json(client, "/users?pagination=3")
-    # One statement: no BEGIN, no version read, no SET LOCAL before the page (a count, taken
+    # The page is the first statement: no version read, no SET LOCAL before it (a count, taken
     # once per version, may follow it).
     assert statements[0].lstrip().upper().startswith("SELECT USERS.ID"), statements
     assert not any("set_config" in s or "data_version" in s for s in statements), statements
