@@ -10,8 +10,7 @@ case " $* " in
     *" --profile "*)
         if [ ! -x "$VENV/bin/py-spy" ]; then
             echo "userdir: installing the bench extra (py-spy) into $VENV" >&2
-            "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-                --constraint "$LOCK" --editable "$ROOT[test,bench]"
+            install_deps bench
         fi
         ;;
 esac

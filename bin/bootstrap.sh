@@ -55,7 +55,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv --without-pip "$VENV"
 fi
 
-# install_deps runtime|test
+# install_deps runtime|test|bench
 install_deps() {
     # Where PYTHONDONTWRITEBYTECODE is set (as in many container images) Python compiles every
     # module it imports at every start. The suite starts many processes, so a test install
@@ -63,7 +63,8 @@ install_deps() {
     case "$1" in
         runtime) spec="$ROOT" compile= ;;
         test) spec="$ROOT[test]" compile=--compile-bytecode ;;
-        *) echo "userdir: install_deps runtime|test, not $1" >&2; return 2 ;;
+        bench) spec="$ROOT[test,bench]" compile= ;;
+        *) echo "userdir: install_deps runtime|test|bench, not $1" >&2; return 2 ;;
     esac
     stamp=$(cat "$ROOT/pyproject.toml" "$LOCK" | "$VENV/bin/python" -c \
         'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
@@ -81,7 +82,8 @@ install_deps() {
             --constraint "$LOCK" --editable "$spec"
     fi
     echo "$stamp" > "$VENV/.installed-$1"
-    if [ "$1" = test ]; then
-        echo "$stamp" > "$VENV/.installed-runtime"
-    fi
+    case "$1" in  # a wider install holds the narrower ones
+        bench) echo "$stamp" > "$VENV/.installed-test"; echo "$stamp" > "$VENV/.installed-runtime" ;;
+        test) echo "$stamp" > "$VENV/.installed-runtime" ;;
+    esac
 }

@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 from tests.helpers import AppClient, get_json, request_json
 from userdir.app import create_app
 from userdir.config import Settings
+from userdir.errors import REQUEST_ID_HEADER, start_stream
 
 
 async def test_unknown_path_is_problem_json(client: AppClient) -> None:
@@ -70,7 +71,7 @@ async def slow_client(aiohttp_client: AiohttpClient, settings: Settings) -> AppC
 
     async def long_download(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
-        await response.prepare(request)
+        await start_stream(request, response)
         for _ in range(6):  # 0.6 s in all: past the timeout, but the response has started
             await response.write(b"chunk\n")
             await asyncio.sleep(0.1)
@@ -97,4 +98,5 @@ async def test_a_handler_past_request_timeout_answers_503(
     # A response that has started streaming is not a slow handler: it is not cut.
     async with slow_client.get("/download") as response:
         assert response.status == 200
+        assert response.headers[REQUEST_ID_HEADER]  # named before its head went out
         assert await response.read() == b"chunk\n" * 6

@@ -11,7 +11,7 @@ from userdir.config import Settings
 from userdir.counts import Counts
 from userdir.db import database_ctx
 from userdir.deadlines import deadlines_ctx
-from userdir.errors import error_middleware, on_prepare
+from userdir.errors import error_middleware
 from userdir.invalidation import versions_ctx
 from userdir.keys import COUNTS, NESTED_SIZES, SETTINGS
 from userdir.menu.sizes import NestedSizes
@@ -33,7 +33,6 @@ def create_app(settings: Settings) -> web.Application:
     app[NESTED_SIZES] = NestedSizes()
     # In this order: the versions' watcher needs the database; all stop in reverse.
     app.cleanup_ctx.extend([deadlines_ctx, database_ctx, versions_ctx, cache_ctx])
-    app.on_response_prepare.append(on_prepare)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("userdir", "templates"),

@@ -88,7 +88,7 @@ async def _with_gzip(entry: Entry) -> Entry:
 async def lookup(request: web.Request, key: CacheKey) -> web.Response | None:
     """A 304 when the client holds this representation, else the cached response, or None."""
     ttl = request.app[SETTINGS].cache_ttl
-    if (etag := held(request, key.etag)) is not None:
+    if (etag := held(request, key)) is not None:
         count_cache(request, "not_modified")
         return not_modified(etag, ttl)
     if ttl <= 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from userdir.datasets import CacheKey
+
 # Responses differ by representation (Accept) and may be sent gzip-coded (Accept-Encoding).
 VARY = "Accept, Accept-Encoding"
 GZIP_SUFFIX = "-gzip"  # a coded variant is another representation: its strong ETag differs
@@ -26,11 +28,12 @@ def gzip_etag(etag: str) -> str:
     return f'{etag[:-1]}{GZIP_SUFFIX}"'
 
 
-def held(request: web.Request, etag: str) -> str | None:
-    """The ETag, in the coding the client holds, when If-None-Match names this representation
-    (the weak comparison of RFC 9110 13.1.2); else None."""
+def held(request: web.Request, key: CacheKey) -> str | None:
+    """The ETag of `key`, in the coding the client holds, when If-None-Match names this
+    representation (the weak comparison of RFC 9110 13.1.2); else None."""
     if "If-None-Match" not in request.headers:
-        return None
+        return None  # the common case: no validator worked out
+    etag = key.etag
     plain = etag.strip('"')
     coded = plain + GZIP_SUFFIX
     for tag in request.if_none_match or ():

@@ -7,7 +7,7 @@ the same constant.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import NewType
 
 Dataset = NewType("Dataset", str)
@@ -29,10 +29,11 @@ class CacheKey:
     dataset: Dataset
     version: int
     request: str
+    # Worked out once: a cache hit reads it, and it is the hit's only string building.
+    text: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def text(self) -> str:
-        return f"{self.dataset}:{self.version}:{self.request}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", f"{self.dataset}:{self.version}:{self.request}")
 
     @property
     def etag(self) -> str:

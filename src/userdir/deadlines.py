@@ -1,9 +1,11 @@
 """REQUEST_TIMEOUT: a handler that has not started its response in time is cancelled (503).
 
-One sweeping timer serves every request in flight. A timer per request (asyncio.timeout) costs
-a timer-heap insertion and removal on every request, cache hits included, which are most of
-them; here a request costs a dictionary entry, and a deadline is kept to within a tenth of the
-timeout (at most a second).
+One sweeping timer serves every request in flight: it cancels the task of a request past its
+deadline, and the error middleware turns that cancellation into a 503. A timer per request
+(asyncio.timeout) costs a timer-heap insertion, a Timeout object and its context manager on
+every request, cache hits included, which are most of them: measured with bench/hit_overhead.py,
+it was a sixth of a cached hit's time. Here a request costs a dictionary entry, and a deadline is
+kept to within a tenth of the timeout (at most a second).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
 from userdir.keys import DEADLINES, SETTINGS
+
+Task = asyncio.Task[Any]
 
 
 class Deadlines:
@@ -22,24 +27,38 @@ class Deadlines:
         self.timeout = timeout
         self.loop = loop
         self.interval = min(1.0, max(0.01, timeout / 10))
-        self._open: dict[asyncio.Timeout, float] = {}
+        self._open: dict[Task, float] = {}
+        self._cut: set[Task] = set()
 
-    def start(self) -> asyncio.Timeout:
-        """A timeout to enter at once (`async with`), released when the handler is done."""
-        deadline = asyncio.Timeout(None)
-        self._open[deadline] = self.loop.time() + self.timeout
-        return deadline
+    def start(self) -> Task:
+        """Bound the running task (a request's handler) until `release`."""
+        task = asyncio.current_task()
+        assert task is not None, "deadlines bound tasks"
+        self._open[task] = self.loop.time() + self.timeout
+        return task
 
-    def release(self, deadline: asyncio.Timeout) -> None:
-        self._open.pop(deadline, None)
+    def release(self, task: Task) -> None:
+        self._open.pop(task, None)
+        self._cut.discard(task)
+
+    def cut(self, task: Task) -> bool:
+        """Whether a CancelledError in `task` is this deadline's: then the cancellation is
+        taken back and the request is answered; otherwise it goes on (a client gone, a shutdown)."""
+        if task not in self._cut:
+            return False
+        self._cut.discard(task)
+        return task.uncancel() == 0
+
+    def expire(self, now: float) -> None:
+        for task in [t for t, end in self._open.items() if end <= now]:
+            del self._open[task]
+            self._cut.add(task)
+            task.cancel()
 
     async def sweep(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            now = self.loop.time()
-            for deadline in [d for d, end in self._open.items() if end <= now]:
-                del self._open[deadline]
-                deadline.reschedule(now)  # expires at once: the handler's task is cancelled
+            self.expire(self.loop.time())
 
 
 async def deadlines_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -24,9 +24,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
-DEADLINE = web.RequestKey("deadline", asyncio.Timeout)
 RETRIED = web.RequestKey("retried", bool)
-PREPARED = web.RequestKey("prepared", bool)
+STREAMING = web.RequestKey("streaming", bool)
 RETRY_AFTER_SECONDS = 1
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _SEQUENCE = itertools.count(1)
@@ -144,50 +143,68 @@ def unavailable(request: web.Request, detail: str) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[REQUEST_ID] = _request_id(request)
-    logs.REQUEST_ID.set(request[REQUEST_ID])
+    """Every answer, errors included, names its request id (a streamed one when it starts:
+    `start_stream`); a handler past REQUEST_TIMEOUT is cut off with a 503."""
+    request_id = request[REQUEST_ID] = _request_id(request)
+    logs.REQUEST_ID.set(request_id)
     deadlines = request.app[DEADLINES]
-    deadline = request[DEADLINE] = deadlines.start()
+    task = deadlines.start()
+    response: web.StreamResponse
     try:
-        async with deadline:
-            try:
-                return await handler(request)
-            except DATABASE_FAULTS as exc:
-                if not _may_retry(request, exc):
-                    raise
-                # The connection died under a read: the pool has dropped it (and a failed
-                # replica is skipped now), so the same read on a fresh one is worth one try.
-                return await handler(request)
-            finally:
-                deadlines.release(deadline)
+        try:
+            response = await handler(request)
+        except DATABASE_FAULTS as exc:
+            if not _may_retry(request, exc):
+                raise
+            # The connection died under a read: the pool has dropped it (and a failed
+            # replica is skipped now), so the same read on a fresh one is worth one try.
+            response = await handler(request)
+    except asyncio.CancelledError:
+        if not deadlines.cut(task):
+            raise
+        response = _too_slow(request, deadlines.timeout)
     except ApiError as exc:
-        return problem(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
+        response = problem(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
-        detail = _http_detail(request, exc)
-        return problem(request, exc.status, detail, headers=headers)
-    except TimeoutError as exc:
-        if not deadline.expired():  # a driver's own timeout: the database is too slow
-            return _fault(request, exc)
-        timeout = deadlines.timeout
-        log.warning(
-            "request took longer than REQUEST_TIMEOUT=%gs [request_id=%s] %s %s",
-            timeout,
-            request[REQUEST_ID],
-            request.method,
-            request.path,
-        )
-        return unavailable(request, f"The request took longer than {timeout:g} s.")
-    except Exception as exc:
-        return _fault(request, exc)
+        response = problem(request, exc.status, _http_detail(request, exc), headers=headers)
+    except Exception as exc:  # a driver's own timeout (TimeoutError) included
+        response = _fault(request, exc)
+    finally:
+        deadlines.release(task)
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _too_slow(request: web.Request, timeout: float) -> web.Response:
+    log.warning(
+        "request took longer than REQUEST_TIMEOUT=%gs [request_id=%s] %s %s",
+        timeout,
+        request[REQUEST_ID],
+        request.method,
+        request.path,
+    )
+    return unavailable(request, f"The request took longer than {timeout:g} s.")
+
+
+async def start_stream(request: web.Request, response: web.StreamResponse) -> None:
+    """Send a streamed response's head: it names its request id, its handler is no longer
+    bounded by REQUEST_TIMEOUT (a long download is not a slow handler) and the request can no
+    longer be retried or answered with an error."""
+    response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    request[STREAMING] = True
+    if (task := asyncio.current_task()) is not None:
+        request.app[DEADLINES].release(task)
+    await response.prepare(request)
 
 
 def _fault(request: web.Request, exc: Exception) -> web.Response:
     """503 when the database cannot serve now (logged once per outage); else a 500 with no
     internals, its traceback in the log under the request id."""
-    if PREPARED in request:
+    if STREAMING in request:
         raise exc  # the response has started: there is nothing left to answer with
     database = request.app.get(DATABASE)
     if database is not None and isinstance(exc, DATABASE_FAULTS) and is_unavailable(exc):
@@ -206,7 +223,7 @@ def _fault(request: web.Request, exc: Exception) -> web.Response:
 def _may_retry(request: web.Request, exc: BaseException) -> bool:
     """Reads only (a write may have committed before its connection died), once, and only
     while nothing of the response has been sent."""
-    if request.method not in ("GET", "HEAD") or request.get(RETRIED) or PREPARED in request:
+    if request.method not in ("GET", "HEAD") or request.get(RETRIED) or STREAMING in request:
         return False
     request[RETRIED] = True
     return is_retryable(exc)
@@ -219,14 +236,3 @@ def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
         allowed = exc.headers.get("Allow", "")
         return f"Method {request.method} is not allowed here; allowed: {allowed}."
     return exc.reason
-
-
-async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every response, streamed ones too, names its request id; once a
-    response starts, its handler is no longer bounded by REQUEST_TIMEOUT (a long download is
-    not a slow handler) and it can no longer be retried."""
-    if REQUEST_ID in request:
-        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
-    request[PREPARED] = True
-    if (deadline := request.get(DEADLINE)) is not None:
-        request.app[DEADLINES].release(deadline)

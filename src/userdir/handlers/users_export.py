@@ -11,6 +11,7 @@ from aiohttp import web
 from userdir.conditional import VARY
 from userdir.db import reader
 from userdir.directory import USER_FIELDS, UsersQuery
+from userdir.errors import start_stream
 from userdir.queries import users as queries
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ async def export_csv(request: web.Request, query: UsersQuery) -> web.StreamRespo
         # The query runs before the headers go out, so a failure is still an ordinary error
         # response rather than a cut-off download.
         first = await anext(rows, None)
-        await response.prepare(request)
+        await start_stream(request, response)
         pending = 0
         if first is not None:
             writer.writerow([_cell(getattr(first, name)) for name in USER_FIELDS])
