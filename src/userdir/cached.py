@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from isal import igzip
 from multidict import CIMultiDict
 
 from userdir.cache import Entry
@@ -32,8 +32,10 @@ from userdir.queries.versions import get_version
 
 # Smaller bodies fit a packet or two: coding them costs more than it saves.
 GZIP_MIN_BYTES = 1400
-GZIP_LEVEL = 5
-# Above this, gzip runs in a thread (zlib releases the GIL) so the event loop keeps serving.
+# ISA-L's gzip (isal) at its default level: on a menu document about seven times as fast as
+# zlib at level 5, the output within a tenth of its size; any gzip decoder reads it.
+GZIP_LEVEL = 2
+# Above this, gzip runs in a thread (ISA-L releases the GIL) so the event loop keeps serving.
 GZIP_IN_THREAD_BYTES = 256 * 1024
 COMPRESSIBLE = ("application/json", "text/html", "text/csv", "application/problem+json")
 
@@ -77,10 +79,10 @@ def _compressible(entry: Entry) -> bool:
 
 async def _with_gzip(entry: Entry) -> Entry:
     if len(entry.body) < GZIP_IN_THREAD_BYTES:
-        coded = gzip.compress(entry.body, GZIP_LEVEL, mtime=0)
+        coded = igzip.compress(entry.body, GZIP_LEVEL, mtime=0)
     else:
         loop = asyncio.get_running_loop()
-        compress = functools.partial(gzip.compress, entry.body, GZIP_LEVEL, mtime=0)
+        compress = functools.partial(igzip.compress, entry.body, GZIP_LEVEL, mtime=0)
         coded = await loop.run_in_executor(None, compress)
     return dataclasses.replace(entry, gzipped=coded)
 
