@@ -23,6 +23,9 @@ class Gate:
 
     async def acquire(self) -> None:
         """Take a slot, or raise the pool's own timeout error after `timeout` seconds."""
+        if not self._slots.locked():  # a slot is free and nobody waits: no timer needed
+            await self._slots.acquire()
+            return
         self.waiting += 1
         try:
             async with asyncio.timeout(self.timeout):
