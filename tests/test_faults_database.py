@@ -125,7 +125,10 @@ async def test_postgres_stopped_under_load_answers_503_then_recovers(
     assert len(outage_lines) == 2, logged
     assert "database unavailable" in outage_lines[0], logged
     assert "database is back" in outage_lines[1], logged
-    assert len(logged) <= 3, logged
+    # The cache's breaker may trip too when a stall of this loaded 2-core machine outlasts
+    # CACHE_TIMEOUT (tests/test_faults_cache.py holds it to its own lines); nothing else logs.
+    others = [line for line in logged if not line.startswith("WARNING userdir.cache.breaker")]
+    assert len(others) <= 3, logged
     assert tracebacks(caplog) == [], tracebacks(caplog)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests import services
+from tests.helpers import eventually
 from tests.servers import binaries, fixtures
 from tests.servers.load import LoadGenerator, LoadResult, Sample, run_load
 from tests.servers.nginx import NginxServer
@@ -255,7 +256,11 @@ async def test_nginx_proxies_to_an_app_and_reloads(
 
     result = await run_load(f"{nginx.url}/hello", clients=1, requests=1)
     assert result.by_outcome() == {200: 1}
-    assert '"GET /hello HTTP/1.1" 200' in nginx.access_log()
+
+    async def logged() -> bool:  # nginx writes the line once the response has gone out
+        return '"GET /hello HTTP/1.1" 200' in nginx.access_log()
+
+    await eventually(logged)
 
     add_header = "add_header X-Cache RELOADED always;"
     nginx.reload(f"server {{ listen 127.0.0.1:{{port}}; {add_header} {location} }}")

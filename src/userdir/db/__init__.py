@@ -2,12 +2,13 @@
 
 from userdir.db.engines import censored, create_engine, create_sessionmaker, ping
 from userdir.db.faults import DATABASE_FAULTS, Outage, is_retryable, is_unavailable
-from userdir.db.sessions import Snapshot, reader, writer
+from userdir.db.sessions import Direct, Snapshot, direct, reader, writer
 from userdir.db.sources import Database, Replica, Source, database_ctx
 
 __all__ = [
     "DATABASE_FAULTS",
     "Database",
+    "Direct",
     "Outage",
     "Replica",
     "Snapshot",
@@ -16,6 +17,7 @@ __all__ = [
     "create_engine",
     "create_sessionmaker",
     "database_ctx",
+    "direct",
     "is_retryable",
     "is_unavailable",
     "ping",

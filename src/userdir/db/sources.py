@@ -39,7 +39,7 @@ class Source:
     # Statements that run one by one, each bounded by the connection's statement timeout,
     # without BEGIN or ROLLBACK round trips: one-statement reads. None where each read must
     # carry its own bound in a transaction (through PgBouncer).
-    direct: async_sessionmaker[AsyncSession] | None
+    direct: AsyncEngine | None
     # Checkouts in arrival order (userdir.db.gate); None: the pool's own order (SQLite).
     gate: Gate | None
 
@@ -65,14 +65,11 @@ class Source:
     def create(cls, name: str, url: str, settings: Settings) -> Self:
         engine = create_engine(url, pgbouncer=settings.db_pgbouncer, **serving_options(settings))
         reading = engine
-        direct: async_sessionmaker[AsyncSession] | None = None
+        direct: AsyncEngine | None = None
         if engine.dialect.name == "sqlite":
-            # Its driver opens no transaction for a SELECT: reads are direct already.
-            direct = async_sessionmaker(engine, expire_on_commit=False)
+            direct = engine  # its driver opens no transaction for a SELECT: reads are direct
         elif not settings.db_pgbouncer:
-            direct = async_sessionmaker(
-                engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-            )
+            direct = engine.execution_options(isolation_level="AUTOCOMMIT")
         capacity = settings.db_pool_size + settings.db_pool_overflow
         if engine.dialect.name == "postgresql":
             # One snapshot for all of a response's queries; READ ONLY also keeps a read that

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from userdir import cached, parse
 from userdir.cached import Representation
 from userdir.datasets import CacheKey, menu
-from userdir.db import reader
+from userdir.db import direct, reader
 from userdir.errors import BadRequest
 from userdir.keys import NESTED_SIZES, SETTINGS
 from userdir.menu import gc_pause
@@ -72,9 +72,9 @@ async def list_items(request: web.Request) -> web.Response:
         return hit
     if query.format == "flat":
         # One statement: the restaurant's existence and the whole document.
-        async with reader(request, key, snapshot=False) as snapshot:
-            body = await queries.flat_menu_json(snapshot.session, restaurant_id=restaurant_id)
-        return await cached.store(request, snapshot.key, Representation(body, JSON))
+        async with direct(request, key) as read:
+            body = await queries.flat_menu_json(read.connection, restaurant_id=restaurant_id)
+        return await cached.store(request, read.key, Representation(body, JSON))
     nesting = Nesting(restaurant_id, None, query.depth)
     await check_size(request, key, nesting)  # a repeated refusal needs no database
     async with reader(request, key) as snapshot:
@@ -99,11 +99,11 @@ async def get_item(request: web.Request) -> web.Response:
         return hit
     if query.format == "flat":
         # One statement: the restaurant's existence and the item's whole subtree.
-        async with reader(request, key, snapshot=False) as snapshot:
+        async with direct(request, key) as read:
             body = await queries.flat_subtree_json(
-                snapshot.session, restaurant_id=restaurant_id, item_id=item_id
+                read.connection, restaurant_id=restaurant_id, item_id=item_id
             )
-        return await cached.store(request, snapshot.key, Representation(body, JSON))
+        return await cached.store(request, read.key, Representation(body, JSON))
     nesting = Nesting(restaurant_id, item_id, query.depth)
     await check_size(request, key, nesting)
     async with reader(request, key) as snapshot:

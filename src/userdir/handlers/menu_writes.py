@@ -93,5 +93,5 @@ async def replace_menu(request: web.Request) -> web.Response:
         await writes.replace_menu(session, restaurant_id=restaurant_id, items=items, links=links)
         # The flat read's own query: the database serializes a large menu far faster than
         # building a dict per row in Python.
-        menu = await queries.flat_menu_json(session, restaurant_id=restaurant_id)
+        menu = await queries.flat_menu_json(await session.connection(), restaurant_id=restaurant_id)
     return web.Response(body=menu, content_type=JSON)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from userdir import cached, parse, users_page
 from userdir.datasets import USERS
-from userdir.db import reader
+from userdir.db import direct
 from userdir.handlers.users_export import export_csv
 from userdir.keys import COUNTS
 from userdir.negotiation import negotiate
@@ -25,14 +25,14 @@ async def list_users(request: web.Request) -> web.StreamResponse:
         return hit
     # One statement: the page (its count, when asked for, is kept per data version and may
     # come from another moment of that same version).
-    async with reader(request, key, snapshot=False) as snapshot:
-        page = await users.page(snapshot.session, query, request.app[COUNTS].at(snapshot.key))
+    async with direct(request, key) as read:
+        page = await users.page(read.connection, query, request.app[COUNTS].at(read.key))
     return await cached.store(
-        request, snapshot.key, users_page.represent(request, query, page, representation)
+        request, read.key, users_page.represent(request, query, page, representation)
     )
 
 
 async def get_user(request: web.Request) -> web.Response:
-    async with reader(request, snapshot=False) as snapshot:
-        user = await users.get_user(snapshot.session, username=request.match_info["username"])
+    async with direct(request) as read:
+        user = await users.get_user(read.connection, username=request.match_info["username"])
     return json_response(USER_OUT.dump(user))

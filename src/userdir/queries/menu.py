@@ -21,7 +21,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from userdir.errors import NotFound
 from userdir.menu import gc_pause
@@ -157,9 +157,9 @@ async def count_menu(session: AsyncSession, *, restaurant_id: int) -> MenuCounts
     return MenuCounts(items=int(row.items), links=int(row.links))
 
 
-def _json_array(session: AsyncSession, rows: Subquery) -> ScalarSelect[str]:
+def _json_array(connection: AsyncConnection, rows: Subquery) -> ScalarSelect[str]:
     """One JSON array text of the subquery's rows, as objects keyed by column name."""
-    if dialect(session) == "sqlite":
+    if dialect(connection) == "sqlite":
         # SQLite keeps the subquery's order; json() turns 0/1 into false/true.
         pairs = []
         for column in rows.c:
@@ -192,7 +192,7 @@ def _json_value(column: ColumnElement[object]) -> ColumnElement[str]:
 
 
 async def _flat_json(
-    session: AsyncSession,
+    connection: AsyncConnection,
     restaurant_id: int,
     items: Select[*tuple[object, ...]],
     links: Select[*tuple[object, ...]],
@@ -203,10 +203,10 @@ async def _flat_json(
     found = select(Restaurant.id).where(Restaurant.id == restaurant_id).exists()
     arrays = select(
         found,
-        _json_array(session, items.subquery("item_row")),
-        _json_array(session, links.subquery("link_row")),
+        _json_array(connection, items.subquery("item_row")),
+        _json_array(connection, links.subquery("link_row")),
     )
-    row = (await (await session.connection()).execute(arrays)).one()
+    row = (await connection.execute(arrays)).one()
     if not row[0]:
         raise NotFound(f"No restaurant with id {restaurant_id}.")
     items_json: str = row[1]
@@ -214,7 +214,7 @@ async def _flat_json(
     return b'{"items":' + items_json.encode() + b',"links":' + links_json.encode() + b"}"
 
 
-async def flat_menu_json(session: AsyncSession, *, restaurant_id: int) -> bytes:
+async def flat_menu_json(connection: AsyncConnection, *, restaurant_id: int) -> bytes:
     items = select(*ITEM_COLUMNS).where(Item.restaurant_id == restaurant_id).order_by(Item.id)
     links = (
         select(*LINK_COLUMNS)
@@ -222,10 +222,12 @@ async def flat_menu_json(session: AsyncSession, *, restaurant_id: int) -> bytes:
         .where(Item.restaurant_id == restaurant_id)
         .order_by(*LINK_ORDER)
     )
-    return await _flat_json(session, restaurant_id, items, links)
+    return await _flat_json(connection, restaurant_id, items, links)
 
 
-async def flat_subtree_json(session: AsyncSession, *, restaurant_id: int, item_id: int) -> bytes:
+async def flat_subtree_json(
+    connection: AsyncConnection, *, restaurant_id: int, item_id: int
+) -> bytes:
     """The item and everything below it, flat, in one statement: the recursive walk runs once
     and both arrays read it."""
     reach = select(_reachable(restaurant_id, item_id, None).c.id)
@@ -235,7 +237,7 @@ async def flat_subtree_json(session: AsyncSession, *, restaurant_id: int, item_i
         .order_by(Item.id)
     )
     links = select(*LINK_COLUMNS).where(item_modifier.c.item_id.in_(reach)).order_by(*LINK_ORDER)
-    body = await _flat_json(session, restaurant_id, items, links)
+    body = await _flat_json(connection, restaurant_id, items, links)
     if body.startswith(b'{"items":[]'):
         raise NotFound(f"No item {item_id} in restaurant {restaurant_id}.")
     return body

@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Select, Text, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Executable
 
@@ -62,12 +62,12 @@ def page_statement(dialect: str, query: UsersQuery) -> Select[Any]:
     )
 
 
-async def page(session: AsyncSession, query: UsersQuery, counts: CountsAt = NOT_KEPT) -> Page:
+async def page(connection: AsyncConnection, query: UsersQuery, counts: CountsAt = NOT_KEPT) -> Page:
     """One page, with the count the query asks for (taken from `counts` when known there);
     with `before`, the rows just before that key, still in order."""
     size = query.pagination
-    stmt = page_statement(dialect(session), query)
-    result = await (await session.connection()).execute(stmt)
+    stmt = page_statement(dialect(connection), query)
+    result = await connection.execute(stmt)
     rows = [UserRow(*row) for row in result.all()]
     more = len(rows) > size
     rows = rows[:size]
@@ -77,7 +77,7 @@ async def page(session: AsyncSession, query: UsersQuery, counts: CountsAt = NOT_
     if query.count != "none":
         total = counts.get(query.filters, query.count)
         if total is None:
-            total = await count(session, query.filters, query.count)
+            total = await count(connection, query.filters, query.count)
             counts.put(query.filters, query.count, total)
     return Page(tuple(rows), more, total)
 
@@ -93,28 +93,24 @@ async def stream(session: AsyncSession, query: UsersQuery) -> AsyncIterator[User
         yield UserRow(*row)
 
 
-async def plan(session: AsyncSession, stmt: Select[Any]) -> Any:
+async def plan(connection: AsyncConnection, stmt: Select[Any]) -> Any:
     """PostgreSQL's plan of `stmt` (EXPLAIN, FORMAT JSON), planned for its bound values."""
-    compiled = stmt.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     # EXPLAIN takes the statement as compiled, with its values still bound parameters.
     params = tuple(compiled.params[name] for name in compiled.positiontup or ())
-    connection = await session.connection()
     result = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
     found = result.scalar_one()
     return orjson.loads(found) if isinstance(found, str | bytes) else found
 
 
-async def count(session: AsyncSession, filters: Sequence[Filter], mode: str) -> Count:
+async def count(connection: AsyncConnection, filters: Sequence[Filter], mode: str) -> Count:
     """`exact` counts every row; `estimated` counts up to EXACT_COUNT_LIMIT exactly and
     leaves larger sets to PostgreSQL's planner (SQLite has no estimate and counts exactly)."""
-    matching = select(USER_TABLE.c.id).where(*where(filters, dialect(session)))
-    connection = await session.connection()
-    if mode == "exact" or dialect(session) != "postgresql":
+    matching = select(USER_TABLE.c.id).where(*where(filters, dialect(connection)))
+    if mode == "exact" or dialect(connection) != "postgresql":
         total = await connection.scalar(select(func.count()).select_from(matching.subquery()))
         return Count(int(total or 0), True)
-    estimate = int((await plan(session, matching))[0]["Plan"]["Plan Rows"])
+    estimate = int((await plan(connection, matching))[0]["Plan"]["Plan Rows"])
     if estimate > EXACT_COUNT_LIMIT:
         return Count(estimate, False)
     bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
@@ -129,12 +125,12 @@ async def max_user_id(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.max(USER_TABLE.c.id))) or 0)
 
 
-async def get_user(session: AsyncSession, *, username: str) -> UserRow:
+async def get_user(connection: AsyncConnection, *, username: str) -> UserRow:
     # No stored name holds a NUL (PostgreSQL text cannot), and asyncpg rejects one in a query.
     if "\x00" in username:
         raise NotFound(f"No user named {username!r}.")
     stmt = select(*USER_TABLE.c).where(USER_TABLE.c.username == username)
-    row = (await (await session.connection()).execute(stmt)).first()
+    row = (await connection.execute(stmt)).first()
     if row is None:
         raise NotFound(f"No user named {username!r}.")
     return UserRow(*row)
