@@ -110,32 +110,28 @@ def load_query(schema: Schema, query: MultiMapping[str]) -> object:
 
 
 def query(schema: Schema, request: web.Request, into: type[T]) -> T:
-    """The query string loaded by `schema`, which must produce an `into`."""
-    loaded = load_query(schema, request.query)
+    """The query string loaded by `schema` into an `into` (a frozen value: it is shared by
+    every request with the same query string, which costs a dictionary lookup, not a load)."""
+    loaded = _loaded(schema, request.rel_url.raw_query_string)
+    if isinstance(loaded, BadRequest):
+        raise BadRequest(loaded.detail, errors=loaded.errors)  # a fresh one: no shared traceback
     assert isinstance(loaded, into), type(loaded)
     return loaded
 
 
 @functools.lru_cache(maxsize=PARSED_QUERIES)
-def _users_query(raw_query_string: str) -> UsersQuery | BadRequest:
+def _loaded(schema: Schema, raw_query_string: str) -> object:
+    # The same parser aiohttp applies to request.query.
+    parsed = URL.build(query_string=raw_query_string, encoded=True).query
     try:
-        return query_from_string(USERS_QUERY, raw_query_string, UsersQuery)
+        return load_query(schema, parsed)
     except BadRequest as exc:
         return exc
 
 
-def query_from_string(schema: Schema, raw_query_string: str, into: type[T]) -> T:
-    # The same parser aiohttp applies to request.query.
-    loaded = load_query(schema, URL.build(query_string=raw_query_string, encoded=True).query)
-    assert isinstance(loaded, into), type(loaded)
-    return loaded
-
-
 def users_query(request: web.Request) -> UsersQuery:
     """GET /users's query string, with its cursor (if any) verified and decoded."""
-    parsed = _users_query(request.rel_url.raw_query_string)
-    if isinstance(parsed, BadRequest):
-        raise BadRequest(parsed.detail, errors=parsed.errors)  # a fresh one: no shared traceback
+    parsed = query(USERS_QUERY, request, UsersQuery)
     if parsed.after is None and parsed.before is None:
         return parsed
     settings = request.app[SETTINGS]
