@@ -70,3 +70,27 @@ async def test_a_released_task_is_never_cancelled() -> None:
     await asyncio.sleep(0)
     deadlines.expire(loop.time() + 1)
     assert await task == "streamed"
+
+
+async def test_a_cut_turned_into_an_error_is_taken_back_on_release() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(10.0, loop)
+
+    async def converts() -> int:
+        task = deadlines.start()
+        try:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                raise RuntimeError("the driver gave up") from None  # as some libraries do
+        except RuntimeError:
+            pass
+        finally:
+            deadlines.release(task)
+        await asyncio.sleep(0)  # the task goes on: its next request is not cancelled
+        return task.cancelling()
+
+    task = asyncio.create_task(converts())
+    await asyncio.sleep(0)
+    deadlines.expire(loop.time() + 11)
+    assert await asyncio.wait_for(task, 1) == 0

@@ -39,7 +39,9 @@ class Deadlines:
 
     def release(self, task: Task) -> None:
         self._open.pop(task, None)
-        self._cut.discard(task)
+        if task in self._cut:  # cut, but the handler turned the cancellation into an error
+            self._cut.discard(task)
+            task.uncancel()  # the connection's task serves its next request uncancelled
 
     def cut(self, task: Task) -> bool:
         """Whether a CancelledError in `task` is this deadline's: then the cancellation is
