@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests import services
 from tests.helpers import AppClient, MakeClient
+from tests.user_rows import user_rows
 from userdir import migrations
 from userdir.app import create_app
 from userdir.config import Settings
 from userdir.db import create_engine, create_sessionmaker
 from userdir.models import Base
+from userdir.queries.users import upsert_users
 from userdir.sample import load_sample_data
 
 # Private PostgreSQL, Redis, PgBouncer and nginx servers for tests that stop or break them,
@@ -107,6 +109,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The reference users of tests/user_rows.py, stored (ties, case variants, wildcards)."""
+    async with sessionmaker.begin() as session:
+        await upsert_users(session, user_rows())
 
 
 @pytest.fixture

@@ -6,22 +6,14 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import AppClient
 from tests.user_rows import user_rows
 from userdir.cached import GZIP_MIN_BYTES
-from userdir.queries.users import upsert_users
 
 ROWS = user_rows()
 PAGE = "/users?pagination=50"
 GZIP = {"Accept-Encoding": "gzip, deflate"}
-
-
-@pytest.fixture
-async def rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker.begin() as session:
-        await upsert_users(session, ROWS)
 
 
 pytestmark = pytest.mark.usefixtures("rows")

@@ -18,12 +18,6 @@ ROWS = user_rows()
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
-@pytest.fixture
-async def rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker.begin() as session:
-        await upsert_users(session, ROWS)
-
-
 async def page(client: AppClient, url: str, status: int = 200) -> str:
     async with client.get(url, headers=BROWSER) as response:
         text = await response.text()

@@ -8,22 +8,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import AppClient, relative_link
 from tests.user_rows import reference, user_rows
-from userdir.queries.users import upsert_users
 
 ROWS = user_rows()
 FIELDS = ("id", "username", "type", "image_url", "profile_url")
 TEXT_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "icontains", "startswith")
 ID_OPERATORS = TEXT_OPERATORS[:7]
-
-
-@pytest.fixture
-async def rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker.begin() as session:
-        await upsert_users(session, ROWS)
 
 
 def _values(field: str) -> st.SearchStrategy[Any]:

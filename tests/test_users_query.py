@@ -28,12 +28,6 @@ from userdir.schemas.users import USERS_OUT
 ROWS = user_rows()
 
 
-@pytest.fixture
-async def rows(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker.begin() as session:
-        await upsert_users(session, ROWS)
-
-
 pytestmark = pytest.mark.usefixtures("rows")
 
 
