@@ -63,7 +63,7 @@ install_deps() {
     case "$1" in
         runtime) spec="$ROOT" compile= ;;
         test) spec="$ROOT[test]" compile=--compile-bytecode ;;
-        bench) spec="$ROOT[test,bench]" compile= ;;
+        bench) spec="$ROOT[test,bench]" compile=--compile-bytecode ;;  # holds the test install
         *) echo "userdir: install_deps runtime|test|bench, not $1" >&2; return 2 ;;
     esac
     stamp=$(cat "$ROOT/pyproject.toml" "$LOCK" | "$VENV/bin/python" -c \
