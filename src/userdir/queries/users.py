@@ -106,8 +106,9 @@ async def plan(connection: AsyncConnection, stmt: Select[Any]) -> Any:
 async def count(connection: AsyncConnection, filters: Sequence[Filter], mode: str) -> Count:
     """`exact` counts every row; `estimated` counts up to EXACT_COUNT_LIMIT exactly and
     leaves larger sets to PostgreSQL's planner (SQLite has no estimate and counts exactly)."""
-    matching = select(USER_TABLE.c.id).where(*where(filters, dialect(connection)))
-    if mode == "exact" or dialect(connection) != "postgresql":
+    backend = dialect(connection)
+    matching = select(USER_TABLE.c.id).where(*where(filters, backend))
+    if mode == "exact" or backend != "postgresql":
         total = await connection.scalar(select(func.count()).select_from(matching.subquery()))
         return Count(int(total or 0), True)
     estimate = int((await plan(connection, matching))[0]["Plan"]["Plan Rows"])
